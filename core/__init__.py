@@ -1,0 +1,1 @@
+"""The meta-learning comparison lab's engine: task families, models, algorithms, evaluation."""

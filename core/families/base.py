@@ -1,0 +1,82 @@
+"""The task-family interface every family implements, and the registry that lists them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from core.models import MLP
+from core.settings import SettingError, Validated, specs
+from core.tasks import TaskBatch
+
+FAMILIES: dict[str, type["TaskFamily"]] = {}
+
+
+def register_family(cls: type["TaskFamily"]) -> type["TaskFamily"]:
+    """Class decorator: make a family selectable by its `name` in the CLI and dashboard."""
+    FAMILIES[cls.name] = cls
+    return cls
+
+
+def make_family(name: str, **settings: Any) -> "TaskFamily":
+    """Build a registered family by name; unknown names and settings raise SettingError."""
+    if name not in FAMILIES:
+        raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {name!r})")
+    cls = FAMILIES[name]
+    try:
+        return cls(**settings)
+    except TypeError as err:  # an unknown keyword: say which settings exist
+        known = ", ".join(s.name for s in specs(cls))
+        raise SettingError(f"{err}; {name} settings are: {known}") from None
+
+
+@dataclass(frozen=True)
+class TaskFamily(Validated):
+    """A distribution over tasks that can be sampled as batched tensors."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]  # one line: what the family teaches
+    kind: ClassVar[str]  # "regression" or "classification"
+    input_shape: ClassVar[tuple[int, ...]]
+    # Training settings that suit this family, applied unless the user sets them.
+    suggested: ClassVar[dict[str, Any]] = {}
+
+    @property
+    def output_dim(self) -> int:
+        """Outputs of the model: 1 for regression, N-way for classification."""
+        return 1
+
+    def make_model(self, hidden: tuple[int, ...]) -> MLP:
+        """The model every method shares on this family (an MLP unless a family needs more)."""
+        return MLP((self.input_shape[0], *hidden, self.output_dim))
+
+    def sample(self, num_tasks: int, gen: torch.Generator, split: str = "train") -> TaskBatch:
+        """`num_tasks` tasks from the `split` ('train', 'validation' or 'test') distribution."""
+        raise NotImplementedError
+
+    def loss(self, pred: Tensor, y: Tensor) -> Tensor:
+        """Per-task mean loss, shape (tasks,): MSE for regression, cross-entropy otherwise."""
+        if self.kind == "regression":
+            return ((pred - y) ** 2).flatten(1).mean(1)
+        tasks, points, classes = pred.shape
+        ce = F.cross_entropy(pred.reshape(tasks * points, classes), y.reshape(-1), reduction="none")
+        return ce.view(tasks, points).mean(1)
+
+    def accuracy(self, pred: Tensor, y: Tensor) -> Tensor:
+        """Per-task fraction of correct labels, shape (tasks,)."""
+        return (pred.argmax(-1) == y).float().mean(1)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metric names evaluation reports for this family."""
+        return ("loss",) if self.kind == "regression" else ("loss", "accuracy")
+
+
+def uniform(low_high: tuple[float, float], shape: tuple[int, ...], gen: torch.Generator) -> Tensor:
+    """Samples from U[low, high] (a degenerate range gives the constant)."""
+    low, high = low_high
+    return low + (high - low) * torch.rand(shape, generator=gen)

@@ -1,0 +1,47 @@
+"""Models as pure functions of a parameter dict whose tensors carry a leading task axis."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+Params = dict[str, Tensor]
+
+
+def expand(params: Params, tasks: int) -> Params:
+    """Shared parameters φ viewed once per task (no copy); gradients flow back summed into φ."""
+    return {k: v.unsqueeze(0).expand(tasks, *v.shape) for k, v in params.items()}
+
+
+def detached(params: Params) -> Params:
+    """Copies cut from the graph that accept gradients: a fresh start for adaptation."""
+    return {k: v.detach().requires_grad_(True) for k, v in params.items()}
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A ReLU multilayer perceptron, batched over tasks with `baddbmm` (no loop over tasks)."""
+
+    sizes: tuple[int, ...]  # (inputs, hidden..., outputs)
+
+    def init(self, gen: torch.Generator) -> Params:
+        """PyTorch's nn.Linear initialisation, U(±1/√fan_in), drawn from `gen`."""
+        params = {}
+        for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            bound = 1 / math.sqrt(fan_in)
+            params[f"w{i}"] = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
+            params[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
+        return params
+
+    def forward(self, params: Params, x: Tensor) -> Tensor:
+        """(tasks, points, inputs) -> (tasks, points, outputs) with per-task weights."""
+        layers = len(self.sizes) - 1
+        h = x
+        for i in range(layers):
+            w, b = params[f"w{i}"], params[f"b{i}"]  # (tasks, out, in), (tasks, out)
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            if i < layers - 1:
+                h = torch.relu(h)
+        return h

@@ -1,0 +1,175 @@
+"""The meta-training loop as a generator of progress events, and side-by-side comparison."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence, Union
+
+import torch
+from torch import Tensor
+
+from core.algorithms import METHODS, Method
+from core.config import TrainConfig
+from core.evaluation import FamilyLearner, make_learner, score_tasks, summary_rows
+from core.families.base import TaskFamily
+from core.models import Params
+from core.settings import SettingError
+from core.tasks import TaskBatch, generator
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A method's meta-loss at one iteration, emitted a hundred times per run."""
+
+    method: str
+    seed: int
+    iteration: int
+    iterations: int
+    meta_loss: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Validation scores before and after adaptation at one point of training."""
+
+    method: str
+    seed: int
+    iteration: int
+    rows: list[dict]
+
+
+@dataclass
+class MethodResult:
+    """One method trained with one seed: its parameters, history and test scores."""
+
+    method: str
+    seed: int
+    params: Params
+    seconds: float
+    scores: dict[str, Tensor]  # metric -> (len(eval_steps), test tasks)
+    history: list[Progress] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    diverged: str | None = None  # why, when training or test-time adaptation blew up
+
+
+Event = Union[Progress, Checkpoint, MethodResult]
+
+
+def _finite(loss: Tensor, grads: Params) -> bool:
+    return bool(torch.isfinite(loss)) and all(bool(torch.isfinite(g).all()) for g in grads.values())
+
+
+def _optimizer(method: Method, params: list[Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    if method.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.meta_lr)
+    return torch.optim.SGD(params, lr=cfg.reptile_step_size)
+
+
+def _reptile_anneal(method: Method, opt: torch.optim.Optimizer, cfg: TrainConfig, it: int) -> None:
+    if method.optimizer == "sgd" and cfg.reptile_anneal:
+        for group in opt.param_groups:
+            group["lr"] = cfg.reptile_step_size * (1 - it / cfg.iterations)
+
+
+def _checkpoint_iterations(cfg: TrainConfig) -> set[int]:
+    if cfg.checkpoints == 0 or cfg.iterations == 0:
+        return set()
+    return {round(cfg.iterations * i / cfg.checkpoints) for i in range(cfg.checkpoints + 1)}
+
+
+def _validation_steps(cfg: TrainConfig) -> tuple[int, ...]:
+    return tuple(sorted({0, cfg.inner_steps, cfg.max_eval_step}))
+
+
+def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
+                 test_tasks: TaskBatch, val_tasks: TaskBatch) -> Iterator[Event]:
+    """Meta-train one method from the seed's shared initialisation, then score it on test tasks.
+
+    Yields Progress and Checkpoint events, and finally the MethodResult. A non-finite loss or
+    gradient stops training and marks the result diverged instead of raising.
+    """
+    method = METHODS[method_name]
+    phi = {k: v.requires_grad_(True) for k, v in learner.model.init(generator(cfg.seed, "init")).items()}
+    tasks_gen = generator(cfg.seed, "train")  # every method sees the same task sequence
+    opt = _optimizer(method, list(phi.values()), cfg)
+    result = MethodResult(method_name, cfg.seed, phi, 0.0, {})
+    iterations = cfg.iterations if method.meta_gradient else 0
+    every = max(1, iterations // 100)
+    checkpoint_at = _checkpoint_iterations(cfg) if method.meta_gradient else set()
+    start = time.perf_counter()
+    for it in range(iterations + 1):
+        if it in checkpoint_at:
+            event = _validate(learner, method_name, phi, cfg, val_tasks, it)
+            result.checkpoints.append(event)
+            yield event
+        if it == iterations:
+            break
+        batch = learner.family.sample(cfg.meta_batch_size, tasks_gen, "train")
+        grads, loss = method.meta_gradient(learner, phi, batch, cfg)
+        if not _finite(loss, grads):
+            result.diverged = (f"training diverged at iteration {it + 1} (meta-loss {loss.item():g}); "
+                               "lower the learning rates")
+            break
+        _reptile_anneal(method, opt, cfg, it)
+        opt.zero_grad(set_to_none=True)
+        for k, p in phi.items():
+            p.grad = grads[k]
+        opt.step()
+        if (it + 1) % every == 0 or it + 1 == iterations:
+            event = Progress(method_name, cfg.seed, it + 1, iterations, loss.item(),
+                             time.perf_counter() - start)
+            result.history.append(event)
+            yield event
+    result.seconds = time.perf_counter() - start
+    result.params = {k: v.detach() for k, v in phi.items()}
+    result.scores = score_tasks(learner, result.params, test_tasks, cfg.inner_lr, cfg.eval_steps)
+    if result.diverged is None and not all(bool(torch.isfinite(s).all()) for s in result.scores.values()):
+        result.diverged = "test-time adaptation diverged; lower inner_lr"
+    yield result
+
+
+def _validate(learner: FamilyLearner, method: str, phi: Params, cfg: TrainConfig,
+              val_tasks: TaskBatch, iteration: int) -> Checkpoint:
+    steps = _validation_steps(cfg)
+    scores = score_tasks(learner, {k: v.detach() for k, v in phi.items()}, val_tasks,
+                         cfg.inner_lr, steps)
+    return Checkpoint(method, cfg.seed, iteration, summary_rows(method, scores, steps))
+
+
+def check_methods(methods: Sequence[str]) -> None:
+    """Raise SettingError unless `methods` is a non-empty list of registered names."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise SettingError(f"methods must be a non-empty selection of {', '.join(METHODS)} "
+                           f"(got {', '.join(methods) or 'nothing'})")
+
+
+def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
+            seeds: Sequence[int] = (0,)) -> Iterator[Event]:
+    """Train and score every method for every seed; each seed has its own test tasks and init."""
+    check_methods(methods)
+    learner = make_learner(family, cfg.hidden)
+    for seed in seeds:
+        seeded = cfg.replace(seed=seed)
+        test_tasks = family.sample(cfg.test_tasks, generator(seed, "test"), "test")
+        val_tasks = family.sample(cfg.val_tasks, generator(seed, "validation"), "validation")
+        for name in methods:
+            yield from train_method(learner, name, seeded, test_tasks, val_tasks)
+
+
+def pooled_rows(results: Sequence[MethodResult], steps: tuple[int, ...]) -> list[dict]:
+    """Summary rows per method, test tasks pooled over seeds; diverged methods get NaN rows."""
+    rows = []
+    for name in dict.fromkeys(r.method for r in results):
+        mine = [r for r in results if r.method == name]
+        scores = {k: torch.cat([r.scores[k] for r in mine], dim=1) for k in mine[0].scores}
+        diverged = next((r.diverged for r in mine if r.diverged), None)
+        for row in summary_rows(name, scores, steps):
+            if diverged:
+                row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
+            row["diverged"] = diverged or ""
+            row["train_seconds"] = sum(r.seconds for r in mine) / len(mine)
+            rows.append(row)
+    return rows
