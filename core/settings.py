@@ -16,7 +16,7 @@ class Spec:
     """What one setting accepts; built from a dataclass field's metadata."""
 
     name: str
-    kind: str  # "int" | "float" | "bool" | "choice" | "range" | "ints"
+    kind: str  # "int" | "float" | "bool" | "choice" | "range" | "ints" | "text"
     default: Any
     help: str
     low: float | None = None
@@ -29,6 +29,8 @@ class Spec:
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "text":
+            return "any text"
         low = "-inf" if self.low is None else _fmt(self.low)
         high = "inf" if self.high is None else _fmt(self.high)
         return f"[{low}, {high}]"
@@ -50,6 +52,8 @@ def _kind(default: Any, choices: tuple[str, ...]) -> str:
         return "choice"
     if isinstance(default, bool):
         return "bool"
+    if isinstance(default, str):
+        return "text"
     if isinstance(default, int):
         return "int"
     if isinstance(default, float):
@@ -90,6 +94,8 @@ def _check(spec: Spec, value: Any) -> None:
         _check_number(spec, value, spec.kind == "int")
     elif spec.kind == "bool" and not isinstance(value, bool):
         raise SettingError(f"{spec.name} must be true or false (got {value!r})")
+    elif spec.kind == "text" and not isinstance(value, str):
+        raise SettingError(f"{spec.name} must be text (got {value!r})")
     elif spec.kind == "choice" and value not in spec.choices:
         raise SettingError(f"{spec.name} must be {spec.describe_range()} (got {value!r})")
     elif spec.kind == "range":

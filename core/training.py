@@ -147,9 +147,11 @@ def check_methods(methods: Sequence[str]) -> None:
 
 
 def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
-            seeds: Sequence[int] = (0,)) -> Iterator[Event]:
-    """Train and score every method for every seed; each seed has its own test tasks and init."""
+            seeds: Sequence[int] | None = None) -> Iterator[Event]:
+    """Train and score every method for every seed (default: cfg.seed); each seed has its own
+    test tasks, validation tasks and initialisation, shared by all methods."""
     check_methods(methods)
+    seeds = (cfg.seed,) if seeds is None else seeds
     learner = make_learner(family, cfg.hidden)
     for seed in seeds:
         seeded = cfg.replace(seed=seed)

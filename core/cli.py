@@ -1,0 +1,182 @@
+"""Command line: arguments → configs → one core call; progress and a results table on stdout."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import sys
+from typing import Any, Sequence
+
+import torch
+
+from core.algorithms import METHODS
+from core.config import TrainConfig
+from core.families import FAMILIES, make_family
+from core.settings import SettingError, Spec, specs
+from core.training import Checkpoint, MethodResult, Progress, compare, pooled_rows
+
+ROW_FIELDS = ["method", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks", "diverged",
+              "train_seconds"]
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _add_setting(group: argparse._ArgumentGroup, spec: Spec, default: Any) -> None:
+    """One flag per setting, named like the setting, with its default and range in the help."""
+    flag = "--" + spec.name.replace("_", "-")
+    shown = {"ints": lambda: ",".join(map(str, default)),
+             "range": lambda: " ".join(f"{v:g}" for v in default)}.get(spec.kind, lambda: default)()
+    text = f"{spec.help} (default {shown}; {spec.describe_range()})"
+    kwargs: dict[str, Any] = {"dest": spec.name, "default": default, "help": text.replace("%", "%%")}
+    if spec.kind == "bool":
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif spec.kind == "range":
+        kwargs.update(nargs=2, type=float, metavar=("LOW", "HIGH"))
+    elif spec.kind == "ints":
+        kwargs.update(type=_int_list, metavar="N[,N...]")
+    elif spec.kind == "choice":
+        kwargs["choices"] = spec.choices
+    else:
+        kwargs["type"] = {"int": int, "float": float, "text": str}[spec.kind]
+    group.add_argument(flag, **kwargs)
+
+
+def _compare_parser(family_name: str) -> argparse.ArgumentParser:
+    family_cls = FAMILIES[family_name]
+    parser = argparse.ArgumentParser(
+        prog="python -m core compare",
+        description="Meta-train the chosen methods side by side and score them on held-out test "
+                    "tasks before and after fine-tuning, with 95 % confidence intervals.",
+        epilog="Family settings depend on --family: try `python -m core compare --family clusters "
+               "--help`. Families: " + ", ".join(FAMILIES) + ".")
+    parser.add_argument("--family", choices=list(FAMILIES), default="sinusoid",
+                        help="task family (default sinusoid; see `python -m core families`)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated methods (default {','.join(METHODS)})")
+    parser.add_argument("--seed", type=_int_list, default=(0,), metavar="N[,N...]",
+                        help="random seed(s); several seeds pool their test tasks (default 0)")
+    parser.add_argument("--json", metavar="PATH", help="write the config and result rows as JSON")
+    parser.add_argument("--csv", metavar="PATH", help="write the result rows as CSV")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: as fast as 2 for the MLPs)")
+    parser.add_argument("--quiet", action="store_true", help="print only the results table")
+    group = parser.add_argument_group(f"{family_name} settings", family_cls.description)
+    for spec in specs(family_cls):
+        _add_setting(group, spec, spec.default)
+    train = parser.add_argument_group("training and evaluation settings (shared by every method)")
+    defaults = {**TrainConfig().as_dict(), **family_cls.suggested}
+    for spec in specs(TrainConfig):
+        if spec.name != "seed":
+            _add_setting(train, spec, defaults[spec.name])
+    return parser
+
+
+def _configs(args: argparse.Namespace):
+    def pick(cls):
+        return {s.name: getattr(args, s.name) for s in specs(cls) if s.name != "seed"}
+    family = make_family(args.family, **{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in pick(FAMILIES[args.family]).items()})
+    cfg = TrainConfig(**pick(TrainConfig), seed=args.seed[0])
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    return family, cfg, methods
+
+
+def _print_event(event: object, every: int) -> None:
+    if isinstance(event, Progress) and (event.iteration % every == 0 or event.iteration == event.iterations):
+        print(f"[{event.method} seed {event.seed}] iteration {event.iteration}/{event.iterations} "
+              f"meta-loss {event.meta_loss:.4f} ({event.seconds:.1f} s)", flush=True)
+    elif isinstance(event, MethodResult):
+        status = f"DIVERGED: {event.diverged}" if event.diverged else "done"
+        print(f"[{event.method} seed {event.seed}] {status} in {event.seconds:.1f} s", flush=True)
+
+
+def format_table(rows: list[dict]) -> str:
+    """Rows as a fixed-width table: one line per method and step, one column per metric."""
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    header = f"{'method':<10} {'step':>4}  " + "  ".join(f"{m + ' (95% CI)':<26}" for m in metrics)
+    lines = [header + "  train s", "-" * (len(header) + 9)]
+    by_key = {(r["method"], r["step"], r["metric"]): r for r in rows}
+    for method, step in dict.fromkeys((r["method"], r["step"]) for r in rows):
+        cells = []
+        for m in metrics:
+            r = by_key[(method, step, m)]
+            cells.append(f"{'diverged':<26}" if r["diverged"] else
+                         f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]".ljust(26))
+        seconds = by_key[(method, step, metrics[0])]["train_seconds"]
+        lines.append(f"{method:<10} {step:>4}  " + "  ".join(cells) + f"  {seconds:7.1f}")
+    return "\n".join(lines)
+
+
+def _write_outputs(args: argparse.Namespace, family, cfg: TrainConfig, methods, rows) -> None:
+    if args.json:
+        config = {"family": family.name, "family_settings": family.as_dict(),
+                  "training": cfg.as_dict(), "methods": methods, "seeds": list(args.seed),
+                  "threads": args.threads,
+                  "versions": {"python": platform.python_version(), "torch": torch.__version__}}
+        with open(args.json, "w") as f:
+            json.dump({"config": config, "rows": rows}, f, indent=1)
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=ROW_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def run_compare(argv: Sequence[str]) -> int:
+    """Parse `compare` arguments (family first, then its settings), train, print, write files."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--family", default="sinusoid")
+    known, _ = pre.parse_known_args(argv)
+    if known.family not in FAMILIES:
+        raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {known.family!r})")
+    args = _compare_parser(known.family).parse_args(argv)
+    torch.set_num_threads(args.threads)
+    family, cfg, methods = _configs(args)
+    every = max(1, cfg.iterations // 10)
+    results = []
+    for event in compare(family, methods, cfg, args.seed):
+        if not args.quiet:
+            _print_event(event, every)
+        if isinstance(event, MethodResult):
+            results.append(event)
+    rows = pooled_rows(results, cfg.eval_steps)
+    print(format_table(rows))
+    _write_outputs(args, family, cfg, methods, rows)
+    return 0
+
+
+def _list(items: dict[str, Any], line) -> int:
+    width = max(map(len, items))
+    for name, item in items.items():
+        print(f"{name:<{width}}  {line(item)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m core`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="The meta-learning comparison lab: MAML, first-order MAML, Reptile and "
+                    "pre-training side by side on task families.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("families", help="list the task families, one line each")
+    sub.add_parser("methods", help="list the methods, one line each")
+    sub.add_parser("compare", add_help=False,
+                   help="train and compare methods (`python -m core compare --help` for options)")
+    if argv[:1] == ["compare"]:
+        try:
+            return run_compare(argv[1:])
+        except SettingError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    args = parser.parse_args(argv)
+    if args.command == "families":
+        return _list(FAMILIES, lambda cls: f"[{cls.kind}] {cls.description}")
+    return _list(METHODS, lambda m: m.description)

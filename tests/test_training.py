@@ -1,0 +1,87 @@
+"""Training-loop behaviour: determinism, divergence handling, and the lecture's headline claim."""
+import math
+
+import pytest
+import torch
+
+from core.config import TrainConfig
+from core.families import make_family
+from core.settings import SettingError
+from core.training import MethodResult, Progress, compare, pooled_rows
+
+METHODS = ["maml", "fomaml", "reptile", "pretrain", "scratch"]
+
+
+def run(family, methods, cfg, seeds=None):
+    events = list(compare(family, methods, cfg, seeds))
+    return events, [e for e in events if isinstance(e, MethodResult)]
+
+
+def test_same_seed_bit_identical_and_different_seeds_differ():
+    family = make_family("sinusoid")
+    cfg = TrainConfig(iterations=30, test_tasks=20, val_tasks=10, checkpoints=2)
+    _, a = run(family, METHODS, cfg)
+    _, b = run(family, METHODS, cfg)
+    _, c = run(family, METHODS, cfg.replace(seed=1))
+    for ra, rb, rc in zip(a, b, c):
+        for k in ra.params:
+            assert torch.equal(ra.params[k], rb.params[k])
+            assert not torch.equal(ra.params[k], rc.params[k])
+        assert torch.equal(ra.scores["loss"], rb.scores["loss"])
+
+
+def test_events_stream_progress_then_result_per_method():
+    events, results = run(make_family("clusters"), ["maml", "scratch"],
+                          TrainConfig(iterations=20, test_tasks=10, val_tasks=5, checkpoints=2))
+    progress = [e for e in events if isinstance(e, Progress) and e.method == "maml"]
+    assert [p.iteration for p in progress] == list(range(1, 21))
+    assert [r.method for r in results] == ["maml", "scratch"]
+    assert [c.iteration for c in results[0].checkpoints] == [0, 10, 20]
+    assert results[1].history == [] and results[1].checkpoints == []
+    rows = pooled_rows(results, (0, 1, 2, 5, 10))
+    assert {r["metric"] for r in rows} == {"loss", "accuracy"}
+    assert all(r["n_tasks"] == 10 and r["ci_low"] <= r["mean"] <= r["ci_high"] for r in rows)
+
+
+def test_divergence_is_reported_and_other_methods_finish():
+    cfg = TrainConfig(iterations=50, test_tasks=10, val_tasks=5, checkpoints=0, meta_lr=100.0, inner_lr=5.0)
+    _, results = run(make_family("sinusoid"), ["maml", "scratch"], cfg)
+    maml, scratch = results
+    assert maml.diverged and "diverged" in maml.diverged
+    rows = pooled_rows(results, cfg.eval_steps)
+    assert all(math.isnan(r["mean"]) and r["diverged"] for r in rows if r["method"] == "maml")
+
+
+def test_test_time_divergence_is_reported_too():
+    cfg = TrainConfig(iterations=0, test_tasks=10, val_tasks=5, inner_lr=50.0)
+    _, (scratch,) = run(make_family("sinusoid"), ["scratch"], cfg)
+    assert scratch.diverged == "test-time adaptation diverged; lower inner_lr"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(inner_lr=-1.0), "inner_lr must be a number in [0, 1000]"),
+    (dict(iterations=1.5), "iterations must be an integer"),
+    (dict(eval_steps=(5, 1)), "eval_steps must be increasing"),
+    (dict(hidden=()), "hidden must be a non-empty list"),
+])
+def test_bad_training_settings_name_the_setting_and_range(bad, message):
+    with pytest.raises(SettingError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        TrainConfig(**bad)
+
+
+def test_unknown_method_is_a_clear_error():
+    with pytest.raises(SettingError, match="methods must be a non-empty selection of maml"):
+        list(compare(make_family("sinusoid"), ["mamal"], TrainConfig(iterations=1)))
+
+
+def test_maml_beats_pretraining_after_adaptation_on_sinusoid_across_seeds():
+    """The lecture's point at the default budget: MAML's potential beats pre-training's."""
+    family = make_family("sinusoid")
+    cfg = TrainConfig(test_tasks=300, checkpoints=0)
+    _, results = run(family, ["maml", "pretrain"], cfg, seeds=(0, 1, 2))
+    for seed in (0, 1, 2):
+        maml, pre = (r for r in results if r.seed == seed)
+        for step in (1, 10):
+            i = cfg.eval_steps.index(step)
+            maml_loss, pre_loss = maml.scores["loss"][i].mean(), pre.scores["loss"][i].mean()
+            assert maml_loss < 0.75 * pre_loss, (seed, step, maml_loss, pre_loss)
