@@ -31,7 +31,8 @@ class MLP:
         params = {}
         for i, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             bound = 1 / math.sqrt(fan_in)
-            params[f"w{i}"] = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
+            # Stored (in, out) so the batched forward needs no transpose (and its backward none).
+            params[f"w{i}"] = (torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound
             params[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
         return params
 
@@ -40,8 +41,8 @@ class MLP:
         layers = len(self.sizes) - 1
         h = x
         for i in range(layers):
-            w, b = params[f"w{i}"], params[f"b{i}"]  # (tasks, out, in), (tasks, out)
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            w, b = params[f"w{i}"], params[f"b{i}"]  # (tasks, in, out), (tasks, out)
+            h = torch.baddbmm(b.unsqueeze(1), h, w)
             if i < layers - 1:
                 h = torch.relu(h)
         return h

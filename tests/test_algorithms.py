@@ -15,7 +15,7 @@ def reference_forward(params, x):
     layers = len(params) // 2
     h = x
     for i in range(layers):
-        h = h @ params[f"w{i}"].T + params[f"b{i}"]
+        h = h @ params[f"w{i}"] + params[f"b{i}"]
         if i < layers - 1:
             h = torch.relu(h)
     return h
