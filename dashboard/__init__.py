@@ -1,0 +1,1 @@
+"""The Streamlit dashboard of the meta-learning comparison lab (pages, figures, presets)."""

@@ -1,0 +1,134 @@
+"""One task up close: adapt each method's φ to a (user-edited) support set, step by step."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from core.algorithms import adapt_path
+from core.evaluation import FamilyLearner
+from core.families.base import TaskFamily
+from core.models import Params, expand
+from core.tasks import TaskBatch, generator
+
+GRID_POINTS = 200  # regression curve resolution
+REGION_POINTS = 80  # decision-region resolution per axis
+
+
+def drawable(family: TaskFamily) -> str | None:
+    """'curve' for 1-D regression, 'regions' for 2-D classification, None otherwise."""
+    if family.kind == "regression" and family.input_shape == (1,):
+        return "curve"
+    if family.kind == "classification" and family.input_shape == (2,):
+        return "regions"
+    return None
+
+
+def held_out_task(family: TaskFamily, seed: int, test_tasks: int, index: int) -> TaskBatch:
+    """Test task `index` of `seed`: exactly the task the Compare page scored."""
+    return family.sample(test_tasks, generator(seed, "test"), "test").select(index)
+
+
+def new_task(family: TaskFamily, seed: int) -> TaskBatch:
+    """A fresh task from the test distribution, drawn from its own seed."""
+    return family.sample(1, generator(seed, "inspect"), "test")
+
+
+def support_frame(task: TaskBatch, family: TaskFamily) -> pd.DataFrame:
+    """The task's support set as an editable table: x, y (regression) or x1, x2, label."""
+    x = task.support_x[0].double().numpy()
+    if family.kind == "regression":
+        return pd.DataFrame({"x": x[:, 0], "y": task.support_y[0, :, 0].double().numpy()})
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "label": task.support_y[0].numpy()})
+
+
+def query_frame(task: TaskBatch, family: TaskFamily) -> pd.DataFrame:
+    """The task's query set in the same columns as `support_frame`."""
+    return support_frame(task.with_support(task.query_x, task.query_y), family)
+
+
+def with_support(task: TaskBatch, support: pd.DataFrame, family: TaskFamily) -> TaskBatch:
+    """The task with its support set replaced by the table's rows."""
+    if family.kind == "regression":
+        x = torch.tensor(support.x.to_numpy(np.float32)).view(1, -1, 1)
+        return task.with_support(x, torch.tensor(support.y.to_numpy(np.float32)).view(1, -1, 1))
+    x = torch.tensor(support[["x1", "x2"]].to_numpy(np.float32)).view(1, -1, 2)
+    return task.with_support(x, torch.tensor(support.label.to_numpy(np.int64)).view(1, -1))
+
+
+def clean_support(support: pd.DataFrame, family: TaskFamily) -> pd.DataFrame:
+    """Rows with every value filled in and labels among the task's classes (float64/int64)."""
+    support = support.dropna()
+    if family.kind == "regression":
+        return support.astype(float).reset_index(drop=True)
+    support = support[support.label.between(0, family.output_dim - 1)]
+    return support.astype({"x1": float, "x2": float, "label": "int64"}).reset_index(drop=True)
+
+
+def same_points(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two support tables hold the same points (up to float rounding)."""
+    return a.shape == b.shape and bool(np.allclose(a.to_numpy(float), b.to_numpy(float)))
+
+
+@dataclass
+class Adaptation:
+    """Each method's predictions and query scores after 0…S steps on one task."""
+
+    scores: pd.DataFrame  # method, step, metric, value (this task's query set)
+    curves: pd.DataFrame | None = None  # regression: method, step, x, y
+    regions: dict[str, np.ndarray] | None = None  # classification: method -> (steps, ny, nx)
+    axes: tuple[np.ndarray, ...] = ()  # the grid: (x,) or (x1, x2)
+
+
+def _grid(family: TaskFamily, task: TaskBatch, kind: str) -> tuple[np.ndarray, ...]:
+    points = torch.cat([task.support_x[0], task.query_x[0]]).numpy()
+    low, high = points.min(0), points.max(0)
+    if kind == "curve":
+        low, high = getattr(family, "x_range", (low[0], high[0]))
+        return (np.linspace(low, high, GRID_POINTS, dtype=np.float32),)
+    pad = 0.15 * (high - low) + 0.5
+    return tuple(np.linspace(lo - p, hi + p, REGION_POINTS, dtype=np.float32)
+                 for lo, hi, p in zip(low, high, pad))
+
+
+def _grid_inputs(axes: tuple[np.ndarray, ...]) -> torch.Tensor:
+    if len(axes) == 1:
+        return torch.tensor(axes[0]).view(1, -1, 1)
+    xx, yy = np.meshgrid(*axes)
+    return torch.tensor(np.stack([xx.ravel(), yy.ravel()], -1)).unsqueeze(0)
+
+
+def adapt_all(learner: FamilyLearner, trained: dict[str, Params], task: TaskBatch,
+              inner_lr: float, steps: int) -> Adaptation:
+    """Adapt each method's φ on the task's support set with the lab's one `adapt_path`."""
+    kind = drawable(learner.family)
+    axes = _grid(learner.family, task, kind) if kind else ()
+    inputs = _grid_inputs(axes) if kind else None
+    scores, curves, regions = [], [], {}
+    steps = steps if task.support_x.shape[1] else 0  # nothing to adapt to: show φ itself
+    for method, phi in trained.items():
+        path = adapt_path(learner, expand(phi, 1), task.support_x, task.support_y, inner_lr, steps)
+        maps = []
+        for step, params in enumerate(path):
+            with torch.no_grad():
+                for metric, value in learner.metrics(params, task.query_x, task.query_y).items():
+                    scores.append({"method": method, "step": step, "metric": metric,
+                                   "value": float(value[0])})
+                pred = learner.predict(params, inputs)[0] if kind else None  # (grid, outputs)
+                if kind == "curve":
+                    curves.append(pd.DataFrame({"method": method, "step": step, "x": axes[0],
+                                                "y": pred[:, 0].numpy()}))
+                elif kind == "regions":
+                    maps.append(pred.argmax(-1).view(len(axes[1]), len(axes[0])).numpy())
+        if maps:
+            regions[method] = np.stack(maps)
+    return Adaptation(pd.DataFrame(scores), pd.concat(curves) if curves else None,
+                      regions or None, axes)
+
+
+def truth_frame(family: TaskFamily, task: TaskBatch, x: np.ndarray) -> pd.DataFrame:
+    """The task's true function on the grid (regression families with `truth`)."""
+    y = family.truth(task.info, torch.tensor(x).view(1, -1, 1))[0, :, 0].numpy()
+    return pd.DataFrame({"x": x, "y": y})

@@ -1,0 +1,116 @@
+"""Compare-page figures: before vs after adaptation, the adaptation curve, and the gain."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.theme import METRIC_LABELS, color, higher_is_better, label, steps_text
+
+HEIGHT = 380
+MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+
+
+
+def axis_title(metric: str) -> str:
+    """E.g. 'test loss (lower is better)'."""
+    better = "higher" if higher_is_better(metric) else "lower"
+    return f"{METRIC_LABELS.get(metric, metric)} ({better} is better)"
+
+
+def rgba(hex_color: str, alpha: float) -> str:
+    """'#RRGGBB' as a CSS rgba() string with transparency `alpha`."""
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _layout(fig: go.Figure, title: str) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, height=HEIGHT,
+                      margin=MARGIN, legend={"orientation": "h", "y": -0.18, "x": 0},
+                      hoverlabel={"namelength": -1})
+    return fig
+
+
+def _chance(fig: go.Figure, chance: float | None) -> None:
+    if chance is not None:
+        fig.add_hline(y=chance, line_dash="dot", line_color="gray",
+                      annotation_text=f"chance ({chance:.2g})", annotation_position="bottom right")
+
+
+def _bar(rows: pd.DataFrame, name: str, before: bool) -> go.Bar:
+    colours = [color(m) for m in rows.method]
+    return go.Bar(
+        x=rows.label, y=rows["mean"], name=name,
+        marker={"color": [rgba(c, 0.35) if before else c for c in colours],
+                "line": {"color": colours, "width": 2},
+                "pattern": {"shape": "/" if before else "", "fgcolor": colours}},
+        error_y={"type": "data", "array": rows.ci_high - rows["mean"],
+                 "arrayminus": rows["mean"] - rows.ci_low, "color": "gray"},
+        customdata=rows[["ci_low", "ci_high"]],
+        hovertemplate="%{x}<br>" + name + ": %{y:.3g}<br>95 % CI %{customdata[0]:.3g} – "
+                      "%{customdata[1]:.3g}<extra></extra>")
+
+
+def before_after_figure(df: pd.DataFrame, metric: str, k: int,
+                        chance: float | None = None) -> go.Figure:
+    """Per method: step-0 performance next to after-k-steps performance, with 95 % CIs."""
+    sub = df[df.metric == metric]
+    after = f"after {steps_text(k)} of fine-tuning"
+    fig = go.Figure([_bar(sub[sub.step == 0], "before adaptation (step 0)", before=True),
+                     _bar(sub[sub.step == k], after, before=False)])
+    for _, row in sub[(sub.step == 0) & (sub.diverged != "")].iterrows():
+        fig.add_annotation(x=row.label, y=0, text="diverged", showarrow=False, yshift=12,
+                           font={"color": color(row.method)})
+    _chance(fig, chance)
+    fig.update_layout(barmode="group", yaxis_title=axis_title(metric), xaxis_title=None)
+    what = METRIC_LABELS.get(metric, metric)
+    return _layout(fig, f"Before vs after adaptation: {what} on new tasks")
+
+
+def _band(rows: pd.DataFrame, method: str) -> go.Scatter:
+    return go.Scatter(x=list(rows.step) + list(rows.step[::-1]),
+                      y=list(rows.ci_high) + list(rows.ci_low[::-1]), fill="toself",
+                      fillcolor=rgba(color(method), 0.15), line={"width": 0}, hoverinfo="skip",
+                      showlegend=False, legendgroup=method)
+
+
+def adaptation_curve_figure(df: pd.DataFrame, metric: str, crossings: pd.DataFrame | None = None,
+                            chance: float | None = None) -> go.Figure:
+    """Test metric against fine-tuning steps 0…S per method, 95 % CI bands, lead changes."""
+    sub = df[(df.metric == metric) & (df.diverged == "")]
+    fig = go.Figure()
+    many = sub.step.nunique() > 20
+    for method, rows in sub.groupby("method", sort=False):
+        rows = rows.sort_values("step")
+        fig.add_trace(_band(rows, method))
+        fig.add_trace(go.Scatter(
+            x=rows.step, y=rows["mean"], name=rows.label.iloc[0], legendgroup=method,
+            mode="lines" if many else "lines+markers", line={"color": color(method), "width": 2.5},
+            hovertemplate=rows.label.iloc[0] + "<br>step %{x}: %{y:.3g}<extra></extra>"))
+    if crossings is not None and not crossings.empty:
+        text = [f"{label(w)} overtakes {label(lo)}"
+                for w, lo in zip(crossings.winner, crossings.loser)]
+        fig.add_trace(go.Scatter(x=crossings.x, y=crossings.y, mode="markers", name="lead changes",
+                                 marker={"symbol": "star", "size": 14, "color": "gold",
+                                         "line": {"color": "black", "width": 1}},
+                                 text=text, hovertemplate="%{text}<extra></extra>"))
+    _chance(fig, chance)
+    fig.update_layout(xaxis_title="fine-tuning steps on the new task's support set (0 = before)",
+                      yaxis_title=axis_title(metric))
+    return _layout(fig, "Adaptation curve: how each method improves step by step")
+
+
+def gain_figure(gains: pd.DataFrame) -> go.Figure:
+    """Improvement from step 0 to step k per method: 'potential' as a number, with 95 % CIs."""
+    rows = gains[gains.diverged == ""].sort_values("gain")
+    metric, k = gains.metric.iloc[0], int(gains.k.iloc[0])
+    fig = go.Figure(go.Bar(
+        y=rows.label, x=rows.gain, orientation="h", marker_color=[color(m) for m in rows.method],
+        error_x={"type": "data", "array": rows.ci_high - rows.gain,
+                 "arrayminus": rows.gain - rows.ci_low, "color": "gray"},
+        text=[f"{g:.3g}" for g in rows.gain], textposition="inside", insidetextanchor="start",
+        textangle=0, constraintext="none",  # small or negative gains keep a readable label
+        hovertemplate="%{y}: %{x:.3g}<extra></extra>"))
+    sign = f"step {k} − step 0" if higher_is_better(metric) else f"step 0 − step {k}"
+    fig.update_layout(xaxis_title=f"{METRIC_LABELS.get(metric, metric)} gained ({sign})",
+                      yaxis_title=None, showlegend=False)
+    return _layout(fig, f"Gain from adaptation after {steps_text(k)}: the 'potential'")

@@ -1,0 +1,104 @@
+"""Training results as tidy pandas DataFrames: the one input every figure and sentence reads."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+import torch
+
+from core.evaluation import mean_ci
+from core.training import MethodResult, pooled_rows
+from dashboard.theme import higher_is_better, label
+
+SUMMARY_COLUMNS = ["method", "label", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks",
+                   "diverged", "train_seconds"]
+
+
+def results_frame(results: Sequence[MethodResult], steps: tuple[int, ...]) -> pd.DataFrame:
+    """One row per method, fine-tuning step and metric; test tasks pooled over seeds."""
+    if not results:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    df = pd.DataFrame(pooled_rows(results, steps))
+    df.insert(1, "label", df.method.map(label))
+    return df[SUMMARY_COLUMNS]
+
+
+def gain_frame(results: Sequence[MethodResult], steps: tuple[int, ...], metric: str,
+               k: int) -> pd.DataFrame:
+    """Improvement from step 0 to step k per method, with a paired 95 % CI over test tasks."""
+    rows = []
+    before, after = steps.index(0), steps.index(k)
+    for method in dict.fromkeys(r.method for r in results):
+        mine = [r for r in results if r.method == method]
+        diverged = next((r.diverged for r in mine if r.diverged), "")
+        table = torch.cat([r.scores[metric] for r in mine], dim=1)  # (steps, tasks of all seeds)
+        change = table[after] - table[before]
+        gain = change if higher_is_better(metric) else -change
+        mean, low, high = (float("nan"),) * 3 if diverged else mean_ci(gain)
+        rows.append({"method": method, "label": label(method), "metric": metric, "k": k,
+                     "gain": mean, "ci_low": low, "ci_high": high, "diverged": diverged})
+    return pd.DataFrame(rows)
+
+
+def history_frame(results: Sequence[MethodResult]) -> pd.DataFrame:
+    """Meta-loss per method, seed and iteration (methods without training have no rows)."""
+    rows = [{"method": p.method, "label": label(p.method), "seed": p.seed, "iteration": p.iteration,
+             "meta_loss": p.meta_loss} for r in results for p in r.history]
+    return pd.DataFrame(rows, columns=["method", "label", "seed", "iteration", "meta_loss"])
+
+
+def checkpoint_frame(results: Sequence[MethodResult]) -> pd.DataFrame:
+    """Validation scores at checkpoints, averaged over seeds: method, iteration, step, metric."""
+    rows = [{**row, "iteration": c.iteration} for r in results for c in r.checkpoints
+            for row in c.rows]
+    columns = ["method", "label", "iteration", "step", "metric", "mean"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame(rows).groupby(["method", "iteration", "step", "metric"], sort=False,
+                                     as_index=False)["mean"].mean()
+    df.insert(1, "label", df.method.map(label))
+    return df[columns]
+
+
+def curve(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean metric as a (step × method) table, diverged methods left out."""
+    sub = df[(df.metric == metric) & (df.diverged == "")]
+    return sub.pivot(index="step", columns="method", values="mean")[list(dict.fromkeys(sub.method))]
+
+
+def leaders(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per step: the best method, those within its 95 % CI, the leader, and whether it is clear.
+
+    The leader only changes hands when the old one falls outside the new best's CI, so
+    statistically tied curves that wiggle past each other do not count as crossings.
+    """
+    rows, leader = [], None
+    sub = df[(df.metric == metric) & (df.diverged == "")]
+    for step, group in sub.groupby("step"):
+        group = group.sort_values("mean", ascending=not higher_is_better(metric))
+        best = group.iloc[0]
+        overlap = (group.ci_low <= best.ci_high) & (group.ci_high >= best.ci_low)
+        tied = list(group[overlap].method[1:])
+        if leader not in [best.method, *tied]:
+            leader = best.method
+        rows.append({"step": step, "best": best.method, "value": best["mean"], "tied": tied,
+                     "leader": leader, "clear": leader == best.method and not tied})
+    return pd.DataFrame(rows, columns=["step", "best", "value", "tied", "leader", "clear"])
+
+
+def crossings(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Where a clear lead changes hands: the two curves' crossing between neighbouring steps."""
+    table, lead = curve(df, metric), leaders(df, metric)
+    rows = []
+    for (_, prev), (_, nxt) in zip(lead.iterrows(), lead.iloc[1:].iterrows()):
+        if prev.leader == nxt.leader or not prev.clear:
+            continue
+        old, new = table[prev.leader], table[nxt.leader]
+        gap_before = new[prev.step] - old[prev.step]
+        gap_after = new[nxt.step] - old[nxt.step]
+        t = gap_before / (gap_before - gap_after) if gap_before != gap_after else 0.5
+        t = min(max(t, 0.0), 1.0)  # the old leader may not have been strictly best before
+        rows.append({"x": prev.step + t * (nxt.step - prev.step),
+                     "y": old[prev.step] + t * (old[nxt.step] - old[prev.step]),
+                     "step": nxt.step, "winner": nxt.leader, "loser": prev.leader})
+    return pd.DataFrame(rows, columns=["x", "y", "step", "winner", "loser"])

@@ -1,0 +1,142 @@
+"""Compare page: each method's performance before adaptation (now) and after k steps (potential)."""
+from __future__ import annotations
+
+import json
+import time
+
+import streamlit as st
+
+from core.training import MethodResult
+from dashboard import frames, state, story
+from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
+from dashboard.presets import Preset, RunSpec
+from dashboard.sidebar import scenario_picker, current_run
+from dashboard.theme import label
+
+INTRO = (
+    "Each method meets a **new task** the same way: start from the parameters φ it learned, then "
+    "take a few gradient steps on the task's few labelled examples (its *support set*). "
+    "**Step 0** shows how good φ is *now*, **step k** how good it *becomes*: pre-training "
+    "optimises the first, MAML and Reptile the second.")
+
+
+def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
+    steps = list(spec.config.eval_steps[1:])
+    if st.session_state.get("k") not in steps:
+        st.session_state["k"] = min(spec.config.inner_steps, steps[-1])
+    left, right = st.columns([3, 2])
+    k = left.select_slider("Compare before adaptation with after k fine-tuning steps, k =", steps,
+                           key="k", bind="query-params")
+    metric = "loss"
+    if chance_metric:
+        metric = right.radio("Score", ["accuracy", "loss"], horizontal=True, key="metric",
+                             bind="query-params")
+    return metric, k
+
+
+def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag: str,
+            headline_only: bool = False) -> None:
+    """The charts; `tag` keeps element keys unique while the headline is redrawn live."""
+    steps = spec.config.eval_steps
+    df = frames.results_frame(results, steps)
+    chance = 1 / spec.make_family().output_dim if metric == "accuracy" else None
+    gains = frames.gain_frame(results, steps, metric, k)
+    st.markdown(story.headline(df, gains, metric, k))
+    st.plotly_chart(before_after_figure(df, metric, k, chance), key=f"{tag}-before-after")
+    if headline_only:
+        return
+    st.markdown("**Where the curves cross:** " + story.leader_sentence(df, metric))
+    st.plotly_chart(adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
+                    key=f"{tag}-curve")
+    st.plotly_chart(gain_figure(gains), key=f"{tag}-gain")
+
+
+def _diverged(results: list[MethodResult]) -> None:
+    for result in results:
+        if result.diverged:
+            st.warning(f"**{label(result.method)} diverged** (seed {result.seed}): "
+                       f"{result.diverged}. The learning rates α and β are in the sidebar.")
+
+
+def _downloads(spec: RunSpec, results: list[MethodResult]) -> None:
+    df = frames.results_frame(results, spec.config.eval_steps)
+    with st.expander("The numbers"):
+        st.dataframe(df, hide_index=True)
+    left, right = st.columns(2)
+    left.download_button("Download results (CSV)", df.to_csv(index=False), "results.csv",
+                         "text/csv")
+    right.download_button("Download settings (JSON)", json.dumps(spec.as_dict(), indent=2),
+                          "settings.json", "application/json")
+
+
+def _train_live(spec: RunSpec, metric: str, k: int) -> list[MethodResult]:
+    """Train with progress bars on top and the headline chart growing as each method finishes."""
+    bars = st.status("Training: one bar per method, with its live training loss", expanded=True)
+    live = st.empty()
+    redraws = iter(range(10_000))
+
+    def show(partial: list[MethodResult]) -> None:
+        with live.container():
+            _charts(spec, partial, metric, k, tag=f"live{next(redraws)}", headline_only=True)
+
+    start = time.perf_counter()
+    with bars:
+        results = state.train(spec, on_result=show)
+    bars.update(label=f"Trained and scored in {time.perf_counter() - start:.1f} s (details)",
+                state="complete", expanded=False)
+    live.empty()  # the full set of charts follows in this same run: no rerun, no redraw
+    return results
+
+
+def _scenario_box(preset: Preset | None, results: list[MethodResult] | None,
+                  steps: tuple[int, ...]) -> None:
+    """The scenario's sentence, and once trained whether these results back it."""
+    if preset is None:
+        st.caption("Pick a scenario for a guided effect, or change any setting in the sidebar.")
+        return
+    text = f"**What to look for:** {preset.look_for}"
+    failures = preset.failures(frames.results_frame(results, steps)) if results else None
+    if failures is None:
+        st.info(text)
+    elif failures:
+        st.warning(text + "\n\n✗ With these seeds the sentence does not fully hold: "
+                   + "; ".join(failures) + ". Try another seed, or more iterations.")
+    else:
+        st.success(text + "\n\n✓ These results back it.")
+
+
+def main() -> None:
+    """Settings → train (with live progress) → charts, sentences and downloads."""
+    spec, error = current_run()
+    st.title("Good now, or good after a few steps?")
+    st.markdown(INTRO)
+    results = state.cached_results(spec)
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    with left:
+        preset = scenario_picker(spec)
+    pressed = right.button("Train", type="primary", disabled=results is not None or bool(error),
+                           width="stretch",
+                           help="these settings are trained: results below" if results else
+                           "meta-train every selected method, then score it on held-out tasks")
+    if error:
+        st.error(error)
+        return
+    steps = spec.config.eval_steps
+    box = st.empty()  # the scenario's sentence, checked against the results once they exist
+    with box.container():
+        _scenario_box(preset, results, steps)
+    if results is None and not pressed:
+        st.info("Press **Train** to meta-train the selected methods and score them on new tasks "
+                "(10–15 s with the default settings on a 2-core CPU).")
+        return
+    metric, k = _view_controls(spec, spec.make_family().kind == "classification")
+    if results is None:
+        results = _train_live(spec, metric, k)
+        with box.container():
+            _scenario_box(preset, results, steps)
+    _diverged(results)
+    _charts(spec, results, metric, k, tag="final")
+    _downloads(spec, results)
+
+
+main()

@@ -1,0 +1,199 @@
+"""Inspect page: one task, each method before and after every fine-tuning step; click to edit."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.evaluation import make_learner
+from core.families.base import TaskFamily
+from core.tasks import TaskBatch
+from dashboard import adaptation, state
+from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
+                                       task_curve_figure)
+from dashboard.presets import RunSpec
+from dashboard.sidebar import current_run
+from dashboard.theme import class_color
+
+INTRO = (
+    "A task has a **support set** (the few labelled points a method may train on) and a **query "
+    "set** (held-out points it is scored on). Pick a task, then move the slider: every method "
+    "starts from its own learned φ (step 0) and takes gradient steps on the support set. "
+    "**Click a plot** to add a support point; click a support point, then somewhere else, to "
+    "move it. The table below the plots does the same by typing.")
+HELD_OUT, NEW = "a held-out test task", "a new task from a seed"
+
+
+def _pick_task(spec: RunSpec, family: TaskFamily) -> tuple[TaskBatch, int, tuple]:
+    _clamp("task_index", spec.config.test_tasks - 1)
+    if st.session_state.get("inspect_seed") not in spec.seeds:
+        st.session_state["inspect_seed"] = spec.seeds[0]
+    left, middle, right = st.columns(3)
+    source = left.radio("Show", [HELD_OUT, NEW], key="task_source", bind="query-params")
+    seed = middle.selectbox("trained with seed", spec.seeds, key="inspect_seed",
+                            help="the methods trained with this seed; its test tasks")
+    if source == HELD_OUT:
+        index = right.number_input("test task number", 0, spec.config.test_tasks - 1, 0,
+                                   key="task_index", bind="query-params")
+        task = adaptation.held_out_task(family, seed, spec.config.test_tasks, index)
+    else:
+        index = right.number_input("task seed", 0, 2**31 - 1, 0, key="task_seed",
+                                   bind="query-params")
+        task = adaptation.new_task(family, index)
+    return task, seed, (spec.key(), source, seed, index)
+
+
+def _clamp(key: str, high: int) -> None:
+    """Keep a remembered slider/number inside a range that the settings may have shrunk."""
+    if st.session_state.get(key, 0) > high:
+        st.session_state[key] = high
+
+
+def _support(task: TaskBatch, family: TaskFamily, task_id: tuple) -> pd.DataFrame:
+    """The support set being edited; reset whenever another task is picked."""
+    if st.session_state.get("support_task") != task_id:
+        st.session_state.update(support_task=task_id, selected=None,
+                                support=adaptation.support_frame(task, family))
+        _bump()
+    return st.session_state["support"]
+
+
+def _bump() -> None:
+    """New keys for the chart and the table: clears the click selection and the table's edits."""
+    st.session_state["support_version"] = st.session_state.get("support_version", 0) + 1
+
+
+def _set_support(support: pd.DataFrame) -> None:
+    st.session_state.update(support=support.reset_index(drop=True), selected=None)
+    _bump()
+    st.rerun()
+
+
+def _on_click(event, fig, support: pd.DataFrame, family: TaskFamily, new_label: int) -> None:
+    points = event.selection.points if event else []
+    if not points:
+        return
+    point = points[0]
+    name = fig.data[point["curve_number"]].name
+    selected = st.session_state.get("selected")
+    if name == SUPPORT:
+        index = point["point_index"]
+        st.session_state["selected"] = None if selected == index else index
+        _bump()
+        st.rerun()
+    if name != CLICK_LAYER:
+        return
+    x, y = float(point["x"]), float(point["y"])
+    row = ({"x": x, "y": y} if family.kind == "regression"
+           else {"x1": x, "x2": y, "label": new_label})
+    if selected is not None and selected < len(support):
+        support = support.copy()
+        for column, value in row.items():
+            if column != "label":
+                support.loc[selected, column] = value
+    else:
+        support = pd.concat([support, pd.DataFrame([row])], ignore_index=True)
+    _set_support(support)
+
+
+def _class_picker(ways: int) -> int:
+    swatches = " ".join(f"<span style='color:{class_color(c)}'>■</span> class {c}"
+                        for c in range(ways))
+    st.markdown(f"Classes: {swatches}", unsafe_allow_html=True)
+    return st.radio("class of points you add", list(range(ways)), horizontal=True,
+                    format_func=lambda c: f"class {c}", key="new_label")
+
+
+def _figure(result: adaptation.Adaptation, family: TaskFamily, task: TaskBatch,
+            support: pd.DataFrame, step: int):
+    query = adaptation.query_frame(task, family)
+    selected = st.session_state.get("selected")
+    if result.curves is not None:
+        truth = adaptation.truth_frame(family, task, result.axes[0])
+        return regression_figure(result.curves, truth, support, query, result.scores, step,
+                                 selected)
+    return regions_figure(result.regions, result.axes, support, query, result.scores, step,
+                          family.output_dim, selected)
+
+
+def _editor(support: pd.DataFrame, family: TaskFamily) -> None:
+    with st.expander("Support points as a table (add, edit or delete rows)"):
+        edited = st.data_editor(support, num_rows="dynamic", hide_index=False,
+                                key=f"editor-{st.session_state['support_version']}")
+        left, right = st.columns(2)
+        if left.button("Restore the task's own support points"):
+            st.session_state["support_task"] = None
+            st.rerun()
+        if right.button("Remove all points"):
+            _set_support(support.iloc[0:0])
+    edited = adaptation.clean_support(edited, family)
+    if not adaptation.same_points(edited, support):
+        _set_support(edited)
+
+
+def _editable(family: TaskFamily, task: TaskBatch, task_id: tuple, result_for, step: int) -> None:
+    """1-D regression or 2-D classification: the panels, click editing and the points table."""
+    support = _support(task, family, task_id)
+    result = result_for(adaptation.with_support(task, support, family))
+    if support.empty:
+        st.warning("No support points: nothing to adapt to, so every step shows φ itself.")
+        step = 0
+    regions = adaptation.drawable(family) == "regions"
+    new_label = _class_picker(family.output_dim) if regions else 0
+    if st.session_state.get("selected") is not None:
+        st.info(f"Support point {st.session_state['selected']} is selected: click where it "
+                "should go (or click it again to let go).")
+    else:
+        st.caption(f"{len(support)} support points. Click empty space in any panel to add "
+                   "one; click a point, then a place, to move it.")
+    fig = _figure(result, family, task, support, step)
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points",),
+                            key=f"inspect-{st.session_state['support_version']}")
+    _on_click(event, fig, support, family, new_label)
+    _editor(support, family)
+    _task_curve(result, family)
+
+
+def _images(learner, trained: dict, task: TaskBatch, inner_lr: float, step: int) -> None:
+    """Image families: the support images by class and each method's query predictions."""
+    from dashboard.figures.images import image_predictions, image_task_figure, task_images
+    predictions = image_predictions(learner, trained, task, inner_lr, step)
+    st.plotly_chart(image_task_figure(*task_images(task), predictions, step), key="chart-images")
+
+
+def _task_curve(result: adaptation.Adaptation, family: TaskFamily) -> None:
+    metric = "accuracy" if family.kind == "classification" else "loss"
+    st.plotly_chart(task_curve_figure(result.scores, metric), key="chart-task-curve")
+
+
+def main() -> None:
+    """Settings → cached φ per method → one task, adapted step by step to editable points."""
+    spec, error = current_run()
+    st.title("Watch each method adapt to one task")
+    st.markdown(INTRO)
+    results = state.results_or_prompt(spec, error)
+    if results is None:
+        return
+    family, cfg = spec.make_family(), spec.config
+    task, seed, task_id = _pick_task(spec, family)
+    trained = {r.method: r.params for r in results if r.seed == seed and not r.diverged}
+    _clamp("inspect_step", cfg.max_eval_step)
+    step = st.slider("fine-tuning steps taken on the support set", 0, cfg.max_eval_step,
+                     min(cfg.inner_steps, cfg.max_eval_step), key="inspect_step",
+                     bind="query-params")
+    learner = make_learner(family, cfg.hidden)
+
+    def result_for(edited: TaskBatch) -> adaptation.Adaptation:
+        return adaptation.adapt_all(learner, trained, edited, cfg.inner_lr, cfg.max_eval_step)
+
+    if adaptation.drawable(family):
+        _editable(family, task, task_id, result_for, step)
+    elif len(family.input_shape) == 3:  # (channels, height, width)
+        _images(learner, trained, task, cfg.inner_lr, step)
+        _task_curve(result_for(task), family)
+    else:
+        st.info("This family's inputs cannot be drawn; here is how each method's score on this "
+                "task changes with fine-tuning.")
+        _task_curve(result_for(task), family)
+
+
+main()

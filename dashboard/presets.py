@@ -1,0 +1,258 @@
+"""The lab's default run, and named scenarios whose one-sentence claims the engine must back up."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.algorithms import METHODS
+from core.config import TrainConfig
+from core.families import FAMILIES, TaskFamily, make_family
+from core.settings import specs
+from dashboard.theme import higher_is_better, label
+
+# Small enough that the default comparison finishes in ≤ 10 s on a 2-core CPU.
+LAB_TRAIN: dict[str, Any] = {"iterations": 450, "test_tasks": 1000, "val_tasks": 100,
+                             "checkpoints": 10}
+DEFAULT_TEST_STEPS = 10
+MAX_TEST_STEPS = 100
+MAX_SEEDS = 5
+
+
+def default_methods() -> tuple[str, ...]:
+    """Every registered method: the seed's four plus scratch (and any added later)."""
+    return tuple(METHODS)
+
+
+def train_defaults(family: str) -> dict[str, Any]:
+    """TrainConfig values the dashboard starts from for `family` (its suggestions win)."""
+    base = {s.name: s.default for s in specs(TrainConfig)}
+    return {**base, **LAB_TRAIN, **FAMILIES[family].suggested}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a comparison's numbers: same spec, same results."""
+
+    family: str
+    family_settings: tuple[tuple[str, Any], ...]  # (name, value) pairs, JSON-friendly values
+    methods: tuple[str, ...]
+    config: TrainConfig
+    seeds: tuple[int, ...]
+
+    def make_family(self) -> TaskFamily:
+        """The task family with these settings (raises SettingError when invalid)."""
+        return make_family(self.family, **dict(self.family_settings))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as JSON-friendly values (the download and the cache key)."""
+        config = {k: v for k, v in self.config.as_dict().items() if k != "seed"}
+        return {"family": self.family, "family_settings": dict(self.family_settings),
+                "methods": list(self.methods), "train": config, "seeds": list(self.seeds)}
+
+    def key(self) -> str:
+        """A stable text key of the settings."""
+        return json.dumps(self.as_dict(), sort_keys=True)
+
+
+# --- claims: each condition reads the pooled result rows of one run -------------------------
+
+def _row(rows: pd.DataFrame, metric: str, method: str, step: int) -> pd.Series:
+    hit = rows[(rows.metric == metric) & (rows.method == method) & (rows.step == step)]
+    if hit.empty:
+        raise KeyError(f"no {metric} of {method} at step {step}")
+    return hit.iloc[0]
+
+
+@dataclass(frozen=True)
+class Beats:
+    """`winner` at step `winner_step` is better than `loser` at `loser_step`."""
+
+    metric: str
+    winner: str
+    winner_step: int
+    loser: str
+    loser_step: int
+    separated: bool = True  # also require the two 95 % CIs not to overlap
+    margin: float = 0.0  # and a lead of at least this fraction of the loser's value
+
+    def holds(self, rows: pd.DataFrame) -> bool:
+        """Whether the rows back the condition."""
+        w = _row(rows, self.metric, self.winner, self.winner_step)
+        lo = _row(rows, self.metric, self.loser, self.loser_step)
+        lead = abs(lo["mean"]) * self.margin
+        if higher_is_better(self.metric):
+            apart = w.ci_low > lo.ci_high
+            return bool(w["mean"] > lo["mean"] + lead and (apart or not self.separated))
+        apart = w.ci_high < lo.ci_low
+        return bool(w["mean"] < lo["mean"] - lead and (apart or not self.separated))
+
+    def describe(self) -> str:
+        """The condition in words."""
+        extra = " (95 % CIs apart)" if self.separated else ""
+        extra += f" by at least {self.margin:.0%}" if self.margin else ""
+        return (f"{label(self.winner)} after {self.winner_step} steps beats {label(self.loser)} "
+                f"after {self.loser_step} steps in {self.metric}{extra}")
+
+
+@dataclass(frozen=True)
+class Near:
+    """`method`'s metric at `step` is within `tol` of `value` (e.g. chance accuracy)."""
+
+    metric: str
+    method: str
+    step: int
+    value: float
+    tol: float
+
+    def holds(self, rows: pd.DataFrame) -> bool:
+        """Whether the rows back the condition."""
+        value = _row(rows, self.metric, self.method, self.step)["mean"]
+        return bool(abs(value - self.value) <= self.tol)
+
+    def describe(self) -> str:
+        """The condition in words."""
+        return (f"{label(self.method)}'s {self.metric} at step {self.step} is "
+                f"{self.value:.3g} ± {self.tol:g}")
+
+
+@dataclass(frozen=True)
+class Close:
+    """Two methods' metric at `step` differ by at most `tol`."""
+
+    metric: str
+    first: str
+    second: str
+    step: int
+    tol: float
+
+    def holds(self, rows: pd.DataFrame) -> bool:
+        """Whether the rows back the condition."""
+        a = _row(rows, self.metric, self.first, self.step)["mean"]
+        return bool(abs(a - _row(rows, self.metric, self.second, self.step)["mean"]) <= self.tol)
+
+    def describe(self) -> str:
+        """The condition in words."""
+        return (f"{label(self.first)} and {label(self.second)} are within {self.tol:g} "
+                f"in {self.metric} at step {self.step}")
+
+
+@dataclass(frozen=True)
+class Overfits:
+    """`method`'s loss is lowest by step `by_step` and at least `ratio`× that at the last step."""
+
+    method: str
+    by_step: int
+    ratio: float
+
+    def holds(self, rows: pd.DataFrame) -> bool:
+        """Whether the rows back the condition."""
+        curve = rows[(rows.metric == "loss") & (rows.method == self.method)].sort_values("step")
+        best = curve.loc[curve["mean"].idxmin()]
+        climbs = curve["mean"].iloc[-1] >= self.ratio * best["mean"]
+        return bool(best.step <= self.by_step and climbs)
+
+    def describe(self) -> str:
+        """The condition in words."""
+        return (f"{label(self.method)}'s loss is lowest by step {self.by_step} and at least "
+                f"{self.ratio:g}× higher at the last step")
+
+
+Condition = Beats | Near | Close | Overfits
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named scenario: settings, what to look for, and the conditions that sentence rests on."""
+
+    key: str  # short id for links (?preset=...)
+    name: str
+    look_for: str  # one sentence; every part of it is checked by `claims`
+    family: str
+    family_settings: dict[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] = ("maml", "fomaml", "reptile", "pretrain", "scratch")
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig changes over the lab's
+    test_steps: int = DEFAULT_TEST_STEPS
+    seeds: int = 1
+    claims: tuple[Condition, ...] = ()
+
+    def spec(self, first_seed: int = 0) -> RunSpec:
+        """The run this preset sets up."""
+        return run_spec(self.family, self.family_settings, self.methods, self.train,
+                        self.test_steps, self.seeds, first_seed)
+
+    def failures(self, rows: pd.DataFrame) -> list[str]:
+        """The conditions the rows contradict (empty: the sentence holds)."""
+        return [c.describe() for c in self.claims if not c.holds(rows)]
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def run_spec(family: str, family_settings: dict[str, Any], methods: tuple[str, ...],
+             train: dict[str, Any], test_steps: int = DEFAULT_TEST_STEPS, seeds: int = 1,
+             first_seed: int = 0) -> RunSpec:
+    """A run of `family` with the lab's defaults where the arguments say nothing."""
+    instance = make_family(family, **family_settings)
+    settings = tuple((s.name, _plain(getattr(instance, s.name))) for s in specs(instance))
+    cfg = TrainConfig(**{**train_defaults(family), **train,
+                         "eval_steps": tuple(range(test_steps + 1))})
+    return RunSpec(family, settings, tuple(methods), cfg,
+                   tuple(range(first_seed, first_seed + seeds)))
+
+
+CHANCE_3_WAY = 1 / 3
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "maml-sinusoid", "MAML paper sinusoid (K=10, 1 step)",
+        "Before adaptation MAML is no better than pre-training (both sit near the average sine); "
+        "after one step on the 10 points its loss drops far below pre-training's.",
+        "sinusoid", {"shots": 10}, train={"inner_steps": 1},
+        claims=(Close("loss", "maml", "pretrain", 0, 0.4),
+                Beats("loss", "maml", 1, "pretrain", 1))),
+    Preset(
+        "permuted-labels", "Classification, permuted labels: pre-training cannot help",
+        "Labels are shuffled per task, so pre-training's accuracy before adaptation is at chance "
+        "(1/3) and after one step it is no better than a random start; MAML is near-perfect "
+        "after one step.",
+        "clusters", {"consistent_labels": False}, ("maml", "pretrain", "scratch"),
+        train={"iterations": 400}, test_steps=5,
+        claims=(Near("accuracy", "pretrain", 0, CHANCE_3_WAY, 0.05),
+                Close("accuracy", "pretrain", "scratch", 1, 0.08),
+                Beats("accuracy", "maml", 1, "pretrain", 1))),
+    Preset(
+        "consistent-labels", "Classification, consistent labels: pre-training wins before "
+        "adaptation, MAML after",
+        "A class keeps its label in every task, so pre-training is already good at step 0 and "
+        "beats MAML there; after one step MAML is ahead.",
+        "clusters", {"consistent_labels": True}, ("maml", "pretrain", "scratch"),
+        train={"iterations": 400}, test_steps=5,
+        claims=(Beats("accuracy", "pretrain", 0, "maml", 0),
+                Beats("accuracy", "maml", 1, "pretrain", 1))),
+    Preset(
+        "train-1-test-10", "Train with 1 step, test with 10",
+        "MAML was meta-trained with a single inner step, yet 10 test-time steps take its loss "
+        "well below its 1-step loss, and it stays below pre-training at every step.",
+        "sinusoid", {}, ("maml", "pretrain", "scratch"), train={"inner_steps": 1},
+        claims=(Beats("loss", "maml", 10, "maml", 1, separated=False, margin=0.1),
+                *(Beats("loss", "maml", s, "pretrain", s, separated=False) for s in range(1, 11)))),
+    Preset(
+        "few-shots-overfit", "Few shots, many steps: overfitting",
+        "With only 2 support points, each method's loss is lowest after at most a couple of "
+        "steps and then climbs as the model memorises the two points.",
+        "sinusoid", {"shots": 2}, ("maml", "pretrain", "scratch"), test_steps=50,
+        claims=(Overfits("maml", 2, 1.2), Overfits("pretrain", 2, 1.2),
+                Overfits("scratch", 2, 1.2))),
+    Preset(
+        "first-vs-second-order", "First-order vs second-order",
+        "First-order MAML drops the second derivatives (compare the training times) and lands "
+        "between exact MAML and pre-training after one step.",
+        "sinusoid", {}, ("maml", "fomaml", "pretrain"),
+        claims=(Beats("loss", "maml", 1, "fomaml", 1, separated=False),
+                Beats("loss", "fomaml", 1, "pretrain", 1, separated=False))),
+)
+PRESETS_BY_KEY: dict[str, Preset] = {p.key: p for p in PRESETS}

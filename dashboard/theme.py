@@ -1,0 +1,56 @@
+"""One colour and one plain-words label per method, shared by every chart of the dashboard."""
+from __future__ import annotations
+
+import plotly.colors
+
+from core.algorithms import METHODS
+
+# Okabe–Ito colours: distinguishable with colour-blindness, readable on light and dark themes.
+METHOD_COLORS: dict[str, str] = {
+    "maml": "#D55E00",      # vermillion
+    "fomaml": "#E69F00",    # orange: a relative of MAML
+    "reptile": "#009E73",   # bluish green
+    "pretrain": "#0072B2",  # blue
+    "scratch": "#999999",   # grey: the floor
+}
+METHOD_LABELS: dict[str, str] = {
+    "maml": "MAML",
+    "fomaml": "First-order MAML",
+    "reptile": "Reptile",
+    "pretrain": "Pre-training",
+    "scratch": "Scratch (random init)",
+}
+# Class colours for decision regions: distinct from the method colours above.
+CLASS_COLORS: tuple[str, ...] = ("#CC79A7", "#56B4E9", "#F0E442", "#8C6D31", "#7F3C8D",
+                                 "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A")
+METRIC_LABELS = {"loss": "test loss", "accuracy": "test accuracy"}
+
+
+def color(method: str) -> str:
+    """The method's colour; methods added later get one from plotly's palette."""
+    if method in METHOD_COLORS:
+        return METHOD_COLORS[method]
+    palette = plotly.colors.qualitative.Dark24
+    return palette[sorted(METHODS).index(method) % len(palette) if method in METHODS else 0]
+
+
+def label(method: str) -> str:
+    """The method's name in plain words."""
+    if method in METHOD_LABELS:
+        return METHOD_LABELS[method]
+    return METHODS[method].title if method in METHODS else method
+
+
+def class_color(index: int) -> str:
+    """Colour of class `index` in 2-D classification plots."""
+    return CLASS_COLORS[index % len(CLASS_COLORS)]
+
+
+def higher_is_better(metric: str) -> bool:
+    """Accuracy goes up, losses go down."""
+    return metric == "accuracy"
+
+
+def steps_text(k: int) -> str:
+    """'1 step', '5 steps'."""
+    return f"{k} step" if k == 1 else f"{k} steps"

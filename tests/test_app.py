@@ -1,0 +1,197 @@
+"""AppTest: every page loads; settings, presets, training, charts and errors behave."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import numpy as np
+
+import plotly.io
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.families import FAMILIES
+from dashboard.presets import PRESETS_BY_KEY
+from dashboard.theme import label
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = ["dashboard/pages/inspect.py", "dashboard/pages/training.py",
+         "dashboard/pages/about.py", "dashboard/pages/parameter_space.py"]
+# A budget small enough for a test: the numbers are meaningless, the plumbing is not.
+TINY_TEST_TASKS = 30
+TINY = {"iterations": 10, "test_tasks": TINY_TEST_TASKS, "val_tasks": 10, "checkpoints": 2,
+        "test_steps": 3}
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _tiny(at: AppTest, family: str = "sinusoid", methods=("maml", "pretrain")) -> AppTest:
+    at.selectbox(key="family").set_value(family).run()
+    at.multiselect(key="methods").set_value(list(methods)).run()
+    for key, value in TINY.items():
+        at.number_input(key=f"train.{key}").set_value(value).run()
+    return at
+
+
+def _values(data) -> list:
+    """Plotly's JSON stores numeric arrays as base64 typed arrays; decode them."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def _figures(at: AppTest) -> list:
+    return [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _train(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_compare_page_loads_with_a_train_button():
+    """The landing page: the defaults (every method) and a Train button, nothing trained yet."""
+    at = _app()
+    assert at.title[0].value.startswith("Good now")
+    assert any(b.label == "Train" for b in at.button)
+    assert at.selectbox(key="family").value == "sinusoid"
+    assert at.multiselect(key="methods").value == ["maml", "fomaml", "reptile", "pretrain",
+                                                   "scratch"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_loads_without_exception(page):
+    if not (ROOT / page).exists():
+        pytest.skip(f"{page} is not written yet")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(page).run()  # a fresh session that opens on this page
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_every_page_loads_after_the_sidebar_was_drawn():
+    """The sidebar's URL names stay bound on every page; no page may trip over them."""
+    at = _app()
+    for page in PAGES:
+        if (ROOT / page).exists():
+            at.switch_page(page).run()
+            assert not at.exception, (page, [e.value for e in at.exception])
+
+
+def test_train_draws_the_three_charts_with_one_trace_per_method():
+    at = _train(_tiny(_app(), "clusters", ("maml", "pretrain", "scratch")))
+    assert not at.error
+    before_after, curve, gain = _figures(at)
+    names = [label(m) for m in ("maml", "pretrain", "scratch")]
+    assert _values(before_after.data[0].x) == names  # step 0 next to step k, per method
+    lines = [t for t in curve.data if t.name in names]
+    assert [t.name for t in lines] == names
+    assert all(_values(t.x) == [0, 1, 2, 3] for t in lines)  # steps on the x axis
+    assert "accuracy" in curve.layout.yaxis.title.text  # classification: accuracy first
+    assert sorted(_values(gain.data[0].y)) == sorted(names)
+    assert any("Before adaptation" in m.value for m in at.markdown)
+    assert len(at.get("download_button")) == 2  # results CSV and settings JSON
+
+
+def test_seeds_pool_into_the_confidence_intervals():
+    at = _tiny(_app(), methods=("maml",))
+    at.number_input(key="train.seeds").set_value(2).run()
+    numbers = _train(at).dataframe[0].value
+    assert set(numbers.n_tasks) == {2 * TINY_TEST_TASKS}
+
+
+def test_switching_pages_reuses_the_trained_results():
+    at = _train(_tiny(_app()))
+    at.switch_page("dashboard/pages/training.py").run()
+    assert not at.exception and not at.info  # no "not trained yet" prompt
+    assert len(_figures(at)) == 2
+    at.switch_page("dashboard/pages/inspect.py").run()
+    assert not at.exception and len(_figures(at)) == 2
+    at.radio(key="task_source").set_value("a new task from a seed").run()
+    at.slider(key="inspect_step").set_value(3).run()
+    assert not at.exception and len(_figures(at)) == 2
+    at.switch_page("dashboard/pages/compare.py").run()
+    train = next(b for b in at.button if b.label == "Train")
+    assert train.disabled and len(_figures(at)) == 3  # cached: shown at once, no retraining
+
+
+def test_inspect_without_results_offers_training():
+    at = _app()
+    at.number_input(key="train.iterations").set_value(13).run()  # settings nobody trained yet
+    at.switch_page("dashboard/pages/inspect.py").run()
+    assert any("not been trained" in i.value for i in at.info)
+    assert any(b.label == "Train these settings" for b in at.button)
+
+
+def test_preset_fills_the_widgets():
+    at = _app()
+    preset = PRESETS_BY_KEY["consistent-labels"]
+    at.selectbox(key="scenario").set_value(preset.name).run()
+    assert not at.exception
+    assert at.selectbox(key="family").value == "clusters"
+    assert at.toggle(key="clusters.consistent_labels").value is True
+    assert at.multiselect(key="methods").value == list(preset.methods)
+    assert at.number_input(key="train.iterations").value == preset.train["iterations"]
+    assert at.number_input(key="train.inner_lr").value == 0.5  # the family's suggestion
+    assert at.number_input(key="train.test_steps").value == preset.test_steps
+    assert any(preset.look_for in i.value for i in at.info)
+    at.number_input(key="train.iterations").set_value(401).run()  # any change: no longer the preset
+    assert at.selectbox(key="scenario").value == "Custom settings"
+    assert not any(preset.look_for in i.value for i in at.info)
+
+
+def test_url_sets_the_settings():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["family"] = FAMILIES["trend"].title  # select boxes put their labels in URLs
+    at.query_params["methods"] = [label("maml"), label("reptile")]
+    at.query_params["train.iterations"] = "321"
+    at.run()
+    assert at.selectbox(key="family").value == "trend"
+    assert at.number_input(key="train.iterations").value == 321
+    assert at.multiselect(key="methods").value == ["maml", "reptile"]
+
+
+def test_invalid_settings_explain_themselves():
+    at = _app()
+    at.selectbox(key="family").set_value("clusters").run()
+    at.number_input(key="clusters.ways").set_value(5).run()  # more ways than class centres
+    assert not at.exception
+    assert "ways (5) must be at most classes (3)" in at.error[0].value
+    at.number_input(key="clusters.ways").set_value(3).run()
+    at.text_input(key="train.hidden").set_value("40,forty").run()
+    assert "whole numbers" in at.error[0].value
+    at.text_input(key="train.hidden").set_value("40,40").run()
+    at.multiselect(key="methods").set_value([]).run()
+    assert "methods must be a non-empty selection" in at.error[0].value
+    assert not at.exception
+
+
+def test_divergence_is_reported_and_the_rest_still_works():
+    at = _tiny(_app(), methods=("maml", "scratch"))
+    at.number_input(key="train.inner_lr").set_value(500.0).run()
+    _train(at)
+    assert any("diverged" in w.value for w in at.warning)
+    assert "lower" in " ".join(w.value for w in at.warning)
+    assert len(_figures(at)) == 3
+
+
+def test_image_family_trains_and_inspects():
+    """Families added later (here 8×8 digits with a conv net) work through the same pages."""
+    at = _app()
+    at.selectbox(key="family").set_value("digits").run()
+    at.multiselect(key="methods").set_value(["maml", "pretrain", "scratch"]).run()
+    tiny = {**TINY, "iterations": 2, "test_tasks": 4, "val_tasks": 2, "checkpoints": 1,
+            "test_steps": 2, "meta_batch_size": 2}
+    for key, value in tiny.items():
+        at.number_input(key=f"train.{key}").set_value(value).run()
+    at.number_input(key="digits.channels").set_value(4).run()
+    assert len(_figures(_train(at))) == 3
+    for page in ("dashboard/pages/inspect.py", "dashboard/pages/training.py"):
+        at.switch_page(page).run()
+        assert not at.exception and not at.error and len(_figures(at)) == 2

@@ -1,0 +1,198 @@
+"""Frames, generated sentences and figures on hand-made results whose story is known."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.evaluation import make_learner
+from core.families import make_family
+from core.tasks import generator
+from core.training import Checkpoint, MethodResult, Progress
+from dashboard import adaptation, frames, story
+from dashboard.figures.compare import (adaptation_curve_figure, before_after_figure,
+                                       gain_figure)
+from dashboard.figures.inspect import CLICK_LAYER, SUPPORT, regions_figure, regression_figure
+from dashboard.figures.training import checkpoint_figure, meta_loss_figure
+from dashboard.theme import METHOD_COLORS, color
+
+STEPS = (0, 1, 2, 3)
+TASKS = 200
+
+
+def _result(method: str, curve: list[float], seed: int = 0, diverged: str | None = None,
+            spread: float = 0.05) -> MethodResult:
+    """Per-task losses scattered around `curve` (one value per step), same tasks every step."""
+    noise = torch.randn(1, TASKS, generator=torch.Generator().manual_seed(seed))
+    noise = (noise - noise.mean()) * spread  # zero mean: the step means are exactly `curve`
+    scores = {"loss": torch.tensor(curve).view(-1, 1) + noise}
+    history = [Progress(method, seed, i, 100, 3.0 - i / 50, 0.1) for i in range(10, 101, 10)]
+    rows = [{"method": method, "step": s, "metric": "loss", "mean": curve[s] + 0.5}
+            for s in (0, 1, 3)]
+    checkpoints = [Checkpoint(method, seed, it, [{**r, "mean": r["mean"] - it / 200} for r in rows])
+                   for it in (0, 50, 100)]
+    return MethodResult(method, seed, {}, 1.0, scores, history, checkpoints, diverged)
+
+
+@pytest.fixture(scope="module")
+def results() -> list[MethodResult]:
+    """Pre-training best before adaptation, MAML best from step 1 on; Reptile diverged."""
+    return [_result("pretrain", [1.0, 0.9, 0.85, 0.8], seed=s) for s in (0, 1)] + \
+           [_result("maml", [2.0, 0.5, 0.4, 0.35], seed=s) for s in (0, 1)] + \
+           [_result("reptile", [float("nan")] * 4, seed=s, diverged="training diverged")
+            for s in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def df(results) -> pd.DataFrame:
+    return frames.results_frame(results, STEPS)
+
+
+def test_results_frame_pools_seeds_and_marks_divergence(df):
+    maml = df[(df.method == "maml") & (df.step == 1)].iloc[0]
+    assert maml.n_tasks == 2 * TASKS and maml.ci_low < maml["mean"] < maml.ci_high
+    assert (df[df.method == "reptile"].diverged == "training diverged").all()
+    assert df[df.method == "reptile"]["mean"].isna().all()
+
+
+def test_gain_is_paired_and_signed_as_improvement(results):
+    gains = frames.gain_frame(results, STEPS, "loss", 1).set_index("method")
+    assert gains.loc["maml", "gain"] == pytest.approx(1.5, abs=1e-5)
+    assert gains.loc["pretrain", "gain"] == pytest.approx(0.1, abs=1e-5)
+    # The same tasks at both steps: the paired CI is as narrow as float rounding.
+    assert gains.loc["maml", "ci_high"] - gains.loc["maml", "ci_low"] < 1e-4
+    assert math.isnan(gains.loc["reptile", "gain"])
+
+
+def test_sentences_come_from_the_numbers(df, results):
+    assert story.leader_sentence(df, "loss") == (
+        "Pre-training leads before adaptation; MAML leads from step 1 on.")
+    gains = frames.gain_frame(results, STEPS, "loss", 1)
+    text = story.headline(df, gains, "loss", 1)
+    assert "**Pre-training** has the lowest loss (1.00)" in text
+    assert "**MAML** has the lowest loss (0.500)" in text and "is MAML's: 1.50" in text
+
+
+def test_sentence_flips_when_the_numbers_flip():
+    swapped = [_result("pretrain", [2.0, 0.5, 0.4, 0.3]), _result("maml", [1.0, 0.9, 0.8, 0.7])]
+    df = frames.results_frame(swapped, STEPS)
+    assert story.leader_sentence(df, "loss") == (
+        "MAML leads before adaptation; Pre-training leads from step 1 on.")
+
+
+def test_ties_are_reported_not_hidden():
+    tied = [_result("maml", [1.0, 0.5, 0.4, 0.3], spread=1.0),
+            _result("pretrain", [1.01, 0.9, 0.8, 0.7], seed=1, spread=1.0)]
+    df = frames.results_frame(tied, STEPS)
+    assert "but Pre-training is within its 95 % CI" in story.headline(
+        df, frames.gain_frame(tied, STEPS, "loss", 1), "loss", 1)
+    assert story.leader_sentence(df, "loss") == (
+        "MAML leads at every step from 0 to 3 (Pre-training within its 95 % CI at some steps).")
+    level = [_result("maml", [1.0, 0.5, 0.4, 0.3], spread=1.0),
+             _result("pretrain", [1.01, 0.49, 0.41, 0.31], seed=1, spread=1.0)]
+    df = frames.results_frame(level, STEPS)
+    assert story.leader_sentence(df, "loss") == (
+        "MAML is at the front at every step from 0 to 3, but never clearly: Pre-training is "
+        "within its 95 % CI at every step.")
+    assert frames.crossings(df, "loss").empty  # no clear lead changed hands: no star
+
+
+def test_crossing_is_between_the_steps_where_the_lead_changes(df):
+    cross = frames.crossings(df, "loss")
+    assert list(cross.winner) == ["maml"] and list(cross.loser) == ["pretrain"]
+    assert 0 < cross.x.iloc[0] < 1  # 2 - 1.5t = 1 - 0.1t at t = 1/1.4
+    assert cross.x.iloc[0] == pytest.approx(1 / 1.4, abs=0.01)
+
+
+def test_before_after_figure_has_ci_bars_colours_and_a_diverged_note(df):
+    fig = before_after_figure(df, "loss", 1)
+    before, after = fig.data
+    assert list(before.x) == ["Pre-training", "MAML", "Reptile"]
+    assert "step 0" in before.name and "after 1 step" in after.name
+    assert list(after.marker.color[:2]) == [METHOD_COLORS["pretrain"], METHOD_COLORS["maml"]]
+    assert np.all(np.asarray(after.error_y.array[:2]) > 0)
+    assert any(a.text == "diverged" for a in fig.layout.annotations)
+
+
+def test_adaptation_curve_has_one_line_per_method_over_the_steps(df):
+    fig = adaptation_curve_figure(df, "loss", frames.crossings(df, "loss"), chance=None)
+    lines = [t for t in fig.data if t.mode and "lines" in t.mode]
+    assert [t.name for t in lines] == ["Pre-training", "MAML"]  # the diverged one is left out
+    assert all(list(t.x) == list(STEPS) for t in lines)
+    assert lines[1].line.color == color("maml")
+    stars = [t for t in fig.data if t.name == "lead changes"]
+    assert stars and "MAML overtakes Pre-training" in stars[0].text[0]
+    assert "fine-tuning steps" in fig.layout.xaxis.title.text
+
+
+def test_accuracy_charts_show_chance(df):
+    acc = df.assign(metric="accuracy")
+    fig = before_after_figure(acc, "accuracy", 1, chance=1 / 3)
+    assert any("chance" in (a.text or "") for a in fig.layout.annotations)
+    assert "higher is better" in fig.layout.yaxis.title.text
+
+
+def test_gain_figure_sorts_methods_and_skips_diverged(results):
+    fig = gain_figure(frames.gain_frame(results, STEPS, "loss", 1))
+    assert list(fig.data[0].y) == ["Pre-training", "MAML"]
+    assert "step 0 − step 1" in fig.layout.xaxis.title.text
+
+
+def test_training_figures(results):
+    fig = meta_loss_figure(frames.history_frame(results))
+    assert {t.name.split(":")[0] for t in fig.data if t.showlegend is not False} >= {"MAML",
+                                                                                  "Pre-training"}
+    checkpoints = frames.checkpoint_frame(results)
+    assert set(checkpoints.iteration) == {0, 50, 100}
+    fig = checkpoint_figure(checkpoints, "loss", trained_steps=1, final_step=3)
+    assert [a.text for a in fig.layout.annotations][:2] == ["Pre-training", "MAML"]
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend == ["before adaptation (step 0)", "after 1 step (as in training)",
+                      "after 3 steps"]
+    sentences = story.training_sentences(checkpoints, "loss", 1)
+    assert sentences[1].startswith("**MAML**: after 1 step the validation loss fell (better)")
+
+
+def _trained(family, hidden=(8,)):
+    learner = make_learner(family, hidden)
+    phi = learner.model.init(generator(0, "init"))
+    return learner, {"maml": phi, "pretrain": {k: v * 0.5 for k, v in phi.items()}}
+
+
+def test_regression_inspection_adapts_every_method_to_edited_points():
+    family = make_family("sinusoid", shots=5)
+    learner, trained = _trained(family)
+    task = adaptation.held_out_task(family, seed=0, test_tasks=10, index=3)
+    support = adaptation.support_frame(task, family)
+    support = pd.concat([support, pd.DataFrame([{"x": 0.0, "y": 4.0}])], ignore_index=True)
+    edited = adaptation.with_support(task, support, family)
+    assert edited.support_x.shape == (1, 6, 1)
+    result = adaptation.adapt_all(learner, trained, edited, inner_lr=0.05, steps=3)
+    assert set(result.curves.step) == {0, 1, 2, 3} and set(result.curves.method) == set(trained)
+    truth = adaptation.truth_frame(family, task, result.axes[0])
+    fig = regression_figure(result.curves, truth, support, adaptation.query_frame(task, family),
+                            result.scores, step=2)
+    names = [t.name for t in fig.data]
+    assert names.count(CLICK_LAYER) == 2 and names.count(SUPPORT) == 2
+    assert "loss" in fig.layout.annotations[0].text
+
+
+def test_classification_inspection_draws_regions_and_cleans_labels():
+    family = make_family("clusters")
+    learner, trained = _trained(family)
+    task = adaptation.new_task(family, seed=4)
+    support = adaptation.support_frame(task, family)
+    bad = pd.concat([support, pd.DataFrame([{"x1": 0.0, "x2": 0.0, "label": 7}])])
+    assert adaptation.same_points(adaptation.clean_support(bad, family), support)
+    result = adaptation.adapt_all(learner, trained, task, inner_lr=0.5, steps=2)
+    assert result.regions["maml"].shape == (3, adaptation.REGION_POINTS, adaptation.REGION_POINTS)
+    fig = regions_figure(result.regions, result.axes, support, adaptation.query_frame(task, family),
+                         result.scores, step=2, ways=family.ways, selected=1)
+    assert sum(t.type == "heatmap" for t in fig.data) == 2
+    empty = adaptation.adapt_all(learner, trained, adaptation.with_support(
+        task, support.iloc[0:0], family), inner_lr=0.5, steps=2)
+    assert set(empty.scores.step) == {0}  # no points: nothing to adapt to
+

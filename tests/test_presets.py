@@ -1,0 +1,84 @@
+"""Every preset's sentence is checked against the engine, seed by seed, before anyone reads it."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from core.training import MethodResult, compare
+from dashboard.frames import results_frame
+from dashboard.presets import PRESETS, Beats, Close, Near, Overfits, RunSpec
+
+SEEDS = (0, 1, 2)
+
+
+def _methods_in(claims) -> set[str]:
+    names = set()
+    for claim in claims:
+        names |= {getattr(claim, f) for f in ("winner", "loser", "method", "first", "second")
+                  if hasattr(claim, f)}
+    return names
+
+
+class Runs:
+    """Trained results shared by every preset that needs the same method, settings and seed."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, MethodResult] = {}
+
+    def get(self, spec: RunSpec, method: str, seed: int) -> MethodResult:
+        # Checkpoints only add validation scoring; they change no trained or test number.
+        cfg = spec.config.replace(checkpoints=0)
+        key = (json.dumps([spec.family, spec.family_settings, cfg.replace(seed=0).as_dict()]),
+               method, seed)
+        if key not in self._done:
+            *_, result = compare(spec.make_family(), [method], cfg, (seed,))
+            self._done[key] = result
+        return self._done[key]
+
+
+@pytest.fixture(scope="module")
+def runs() -> Runs:
+    return Runs()
+
+
+def test_presets_are_complete_and_valid():
+    assert len({p.key for p in PRESETS}) == len(PRESETS) == 6
+    for preset in PRESETS:
+        spec = preset.spec()
+        spec.make_family()  # valid family settings
+        assert preset.claims, f"{preset.name}: a sentence with nothing to back it"
+        assert _methods_in(preset.claims) <= set(spec.methods)
+        assert preset.look_for.endswith(".") and len(preset.look_for) < 220
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.key for p in PRESETS])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_preset_sentence_holds(preset, seed, runs):
+    spec = preset.spec(seed)
+    methods = sorted(_methods_in(preset.claims))
+    results = [runs.get(spec, m, seed) for m in methods]
+    assert not any(r.diverged for r in results)
+    rows = results_frame(results, spec.config.eval_steps)
+    assert preset.failures(rows) == [], f"{preset.name}, seed {seed}"
+
+
+def test_claims_can_fail():
+    """The checks are not vacuous: swapped roles are rejected."""
+    rows = pd.DataFrame([
+        {"method": "maml", "step": 0, "metric": "loss", "mean": 3.0, "ci_low": 2.9, "ci_high": 3.1},
+        {"method": "maml", "step": 1, "metric": "loss", "mean": 1.0, "ci_low": 0.9, "ci_high": 1.1},
+        {"method": "maml", "step": 2, "metric": "loss", "mean": 1.5, "ci_low": 1.4, "ci_high": 1.6},
+        {"method": "pretrain", "step": 0, "metric": "loss", "mean": 2.0, "ci_low": 1.9,
+         "ci_high": 2.1},
+        {"method": "pretrain", "step": 1, "metric": "loss", "mean": 1.95, "ci_low": 1.85,
+         "ci_high": 2.05},
+    ])
+    assert Beats("loss", "maml", 1, "pretrain", 1).holds(rows)
+    assert not Beats("loss", "pretrain", 1, "maml", 1).holds(rows)
+    assert not Beats("loss", "maml", 1, "pretrain", 1, margin=0.6).holds(rows)
+    assert Close("loss", "maml", "pretrain", 0, 1.0).holds(rows)
+    assert not Close("loss", "maml", "pretrain", 0, 0.5).holds(rows)
+    assert Near("loss", "pretrain", 0, 2.0, 0.01).holds(rows)
+    assert Overfits("maml", 1, 1.4).holds(rows) and not Overfits("maml", 1, 1.6).holds(rows)
