@@ -1,6 +1,4 @@
 """Entry point: `streamlit run app.py` opens the meta-learning lab (this file only routes)."""
-from pathlib import Path
-
 import streamlit as st
 import torch
 # Optimisers import torch._dynamo lazily (~2 s): pay that at start-up, not on the first Train.
@@ -17,10 +15,10 @@ with_settings = [
     st.Page("dashboard/pages/inspect.py", title="Inspect a task", icon=":material/search:"),
     st.Page("dashboard/pages/training.py", title="Training", icon=":material/show_chart:"),
 ]
-others = [st.Page("dashboard/pages/about.py", title="About", icon=":material/school:")]
-if (Path(__file__).parent / "dashboard/pages/parameter_space.py").exists():  # written in parallel
-    others.insert(0, st.Page("dashboard/pages/parameter_space.py", title="Parameter space",
-                             icon=":material/landscape:"))
+others = [
+    st.Page("dashboard/pages/parameter_space.py", title="Parameter space", icon=":material/landscape:"),
+    st.Page("dashboard/pages/about.py", title="About", icon=":material/school:"),
+]
 page = st.navigation(with_settings + others)
 if page in with_settings:  # drawn here, not in the pages, so all three share one set of widgets
     settings_sidebar()

@@ -44,6 +44,7 @@ class TaskFamily(Validated):
     input_shape: ClassVar[tuple[int, ...]]
     # Training settings that suit this family, applied unless the user sets them.
     suggested: ClassVar[dict[str, Any]] = {}
+    eval_chunk: ClassVar[int] = 1000  # test tasks adapted at once (bounds memory, not results)
 
     @property
     def output_dim(self) -> int:
@@ -53,6 +54,17 @@ class TaskFamily(Validated):
     def make_model(self, hidden: tuple[int, ...]) -> MLP:
         """The model every method shares on this family (an MLP unless a family needs more)."""
         return MLP((self.input_shape[0], *hidden, self.output_dim))
+
+    @property
+    def pretrain_classes(self) -> int | None:
+        """None: pre-training fits φ itself on each task's labels (joint training). A number:
+        supervised training over that many meta-train classes, then a fresh N-way head
+        (transfer learning)."""
+        return None
+
+    def pretraining_data(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
+        """The points pre-training fits, with its labels: every task's points and task labels."""
+        return batch.all_data()
 
     def sample(self, num_tasks: int, gen: torch.Generator, split: str = "train") -> TaskBatch:
         """`num_tasks` tasks from the `split` ('train', 'validation' or 'test') distribution."""
@@ -74,6 +86,29 @@ class TaskFamily(Validated):
     def metrics(self) -> tuple[str, ...]:
         """The metric names evaluation reports for this family."""
         return ("loss",) if self.kind == "regression" else ("loss", "accuracy")
+
+
+@dataclass(frozen=True)
+class FunctionRegression(TaskFamily):
+    """Regression on y = f_task(x) with x uniform: subclasses draw the task parameters and f."""
+
+    kind = "regression"
+    input_shape = (1,)
+
+    def task_info(self, num_tasks: int, gen: torch.Generator) -> dict[str, Tensor]:
+        """Each task's parameters, each (tasks,)."""
+        raise NotImplementedError
+
+    def truth(self, info: dict[str, Tensor], x: Tensor) -> Tensor:
+        """The tasks' true functions at x (tasks, points, 1)."""
+        raise NotImplementedError
+
+    def sample(self, num_tasks: int, gen: torch.Generator, split: str = "train") -> TaskBatch:
+        info = self.task_info(num_tasks, gen)
+        x = uniform(self.x_range, (num_tasks, self.shots + self.query, 1), gen)
+        y = self.truth(info, x)
+        k = self.shots
+        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], info)
 
 
 def uniform(low_high: tuple[float, float], shape: tuple[int, ...], gen: torch.Generator) -> Tensor:

@@ -7,22 +7,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from core.families.base import TaskFamily, register_family, uniform
+from core.families.base import FunctionRegression, register_family, uniform
 from core.settings import setting
-from core.tasks import TaskBatch
 
 
 @register_family
 @dataclass(frozen=True)
-class Sinusoid(TaskFamily):
+class Sinusoid(FunctionRegression):
     """y = amplitude · sin(frequency · x + phase), one amplitude and phase per task."""
 
     name = "sinusoid"
     title = "Sinusoid regression"
     description = ("The MAML paper's sinusoids: tasks disagree so much that their average is ~0, "
                    "so pre-training learns almost nothing useful while MAML learns to adapt fast.")
-    kind = "regression"
-    input_shape = (1,)
     suggested = {"inner_lr": 0.01}
 
     shots: int = setting(10, "K: support points per task", 1, 1000)
@@ -32,16 +29,11 @@ class Sinusoid(TaskFamily):
     frequency: tuple = setting((1.0, 1.0), "frequency range", 0.0, 20.0)
     x_range: tuple = setting((-5.0, 5.0), "input range", -100.0, 100.0)
 
-    def sample(self, num_tasks: int, gen: torch.Generator, split: str = "train") -> TaskBatch:
-        info = {"amplitude": uniform(self.amplitude, (num_tasks,), gen),
+    def task_info(self, num_tasks: int, gen: torch.Generator) -> dict[str, Tensor]:
+        return {"amplitude": uniform(self.amplitude, (num_tasks,), gen),
                 "phase": uniform(self.phase, (num_tasks,), gen),
                 "frequency": uniform(self.frequency, (num_tasks,), gen)}
-        x = uniform(self.x_range, (num_tasks, self.shots + self.query, 1), gen)
-        y = self.truth(info, x)
-        k = self.shots
-        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], info)
 
     def truth(self, info: dict[str, Tensor], x: Tensor) -> Tensor:
-        """The tasks' true functions at x (tasks, points, 1)."""
         amp, phase, freq = (info[k].view(-1, 1, 1) for k in ("amplitude", "phase", "frequency"))
         return amp * torch.sin(freq * x + phase)

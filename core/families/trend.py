@@ -6,22 +6,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from core.families.base import TaskFamily, register_family, uniform
+from core.families.base import FunctionRegression, register_family, uniform
 from core.settings import setting
-from core.tasks import TaskBatch
 
 
 @register_family
 @dataclass(frozen=True)
-class SharedTrend(TaskFamily):
+class SharedTrend(FunctionRegression):
     """y = shared · sin(x) + slope · x + offset: the sine is common, the line differs per task."""
 
     name = "trend"
     title = "Shared trend + task line"
     description = ("Tasks share a curve and differ by a line: pre-training learns the shared part "
                    "and is already good; widen slope/offset to watch MAML's advantage appear.")
-    kind = "regression"
-    input_shape = (1,)
     suggested = {"inner_lr": 0.01}
 
     shots: int = setting(10, "K: support points per task", 1, 1000)
@@ -31,15 +28,10 @@ class SharedTrend(TaskFamily):
     offset: tuple = setting((-2.0, 2.0), "task-specific offset range", -100.0, 100.0)
     x_range: tuple = setting((-5.0, 5.0), "input range", -100.0, 100.0)
 
-    def sample(self, num_tasks: int, gen: torch.Generator, split: str = "train") -> TaskBatch:
-        info = {"slope": uniform(self.slope, (num_tasks,), gen),
+    def task_info(self, num_tasks: int, gen: torch.Generator) -> dict[str, Tensor]:
+        return {"slope": uniform(self.slope, (num_tasks,), gen),
                 "offset": uniform(self.offset, (num_tasks,), gen)}
-        x = uniform(self.x_range, (num_tasks, self.shots + self.query, 1), gen)
-        y = self.truth(info, x)
-        k = self.shots
-        return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], info)
 
     def truth(self, info: dict[str, Tensor], x: Tensor) -> Tensor:
-        """The tasks' true functions at x (tasks, points, 1)."""
         slope, offset = info["slope"].view(-1, 1, 1), info["offset"].view(-1, 1, 1)
         return self.shared * torch.sin(x) + slope * x + offset
