@@ -7,7 +7,7 @@ Algorithms", arXiv:1803.02999, 2018. Every method is scored with the same `adapt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from torch import Tensor
@@ -18,7 +18,11 @@ from core.tasks import TaskBatch
 
 
 class Learner(Protocol):
-    """What the algorithms need of a model on a family: per-task losses."""
+    """What the algorithms need of a model on a family: per-task losses (pre-training also asks
+    the family for its data and the model for a new head)."""
+
+    family: Any
+    model: Any
 
     def loss(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
         """Per-task mean loss (tasks,) of per-task `params` on (tasks, points, ...) data."""
@@ -90,13 +94,40 @@ def reptile_gradient(learner: Learner, phi: Params, batch: TaskBatch,
 
 def pretrain_gradient(learner: Learner, phi: Params, batch: TaskBatch,
                       cfg: TrainConfig) -> tuple[Params, Tensor]:
-    """Joint training: ∇φ of the loss of φ itself on every task's data, no adaptation."""
-    x, y = batch.all_data()
+    """∇φ of the loss of φ itself on every task's data, no adaptation.
+
+    The family says which labels: each task's own (joint training) or, on the image families,
+    the global meta-train class, with φ's head over all of them (transfer learning).
+    """
+    x, y = learner.family.pretraining_data(batch)
     loss = learner.loss(expand(phi, batch.num_tasks), x, y).mean()
     return _grad(loss, phi), loss.detach()
 
 
+def pretrain_start(learner: Learner, phi: Params) -> Params:
+    """φ with a zero head over every pre-training class on transfer families; φ otherwise."""
+    classes = learner.family.pretrain_classes
+    return phi if classes is None else learner.model.with_head(phi, classes)
+
+
+def pretrain_finish(learner: Learner, phi: Params) -> Params:
+    """The pre-trained body with a fresh zero N-way head on transfer families; φ otherwise.
+
+    A zero head makes the first adaptation step train the head alone (the body's gradient
+    passes through the head's zero weights), so step 1 is the fine-tuned-head baseline.
+    """
+    if learner.family.pretrain_classes is None:
+        return phi
+    return learner.model.with_head(phi, learner.family.output_dim)
+
+
+def same_params(learner: Learner, phi: Params) -> Params:
+    """No change: most methods train and score the model as it is."""
+    return phi
+
+
 MetaGradient = Callable[[Learner, Params, TaskBatch, TrainConfig], tuple[Params, Tensor]]
+ParamsHook = Callable[[Learner, Params], Params]
 
 
 @dataclass(frozen=True)
@@ -109,6 +140,8 @@ class Method:
     meta_gradient: MetaGradient | None  # None: no meta-training (the random initialisation)
     optimizer: str = "adam"  # "adam" (lr β) or "sgd" (lr ε, Reptile)
     loss_label: str = "query loss after adaptation"
+    start: ParamsHook = same_params  # the shared initialisation -> what training starts from
+    finish: ParamsHook = same_params  # trained parameters -> the φ that adaptation starts from
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -120,8 +153,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "by ε·mean(θ − φ)", reptile_gradient, optimizer="sgd",
            loss_label="task loss after its inner steps"),
     Method("pretrain", "Pre-training", "joint training: minimise the loss of φ itself on all "
-           "tasks' data (current, not potential, performance)", pretrain_gradient,
-           loss_label="joint loss of φ before adaptation"),
+           "tasks' data (current, not potential, performance); on image families, supervised "
+           "training on all meta-train classes, then a fresh head (transfer learning)",
+           pretrain_gradient, loss_label="joint loss of φ before adaptation",
+           start=pretrain_start, finish=pretrain_finish),
     Method("scratch", "Scratch", "no meta-training: the random initialisation, the floor every "
            "method must beat", None, loss_label="(not trained)"),
 )}

@@ -12,6 +12,7 @@ import torch
 
 from core.algorithms import METHODS
 from core.config import TrainConfig
+from core.data.omniglot import DatasetUnavailable
 from core.families import FAMILIES, make_family
 from core.settings import SettingError, Spec, specs
 from core.training import Checkpoint, MethodResult, Progress, compare, pooled_rows
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["compare"]:
         try:
             return run_compare(argv[1:])
-        except SettingError as err:
+        except (SettingError, DatasetUnavailable) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
     args = parser.parse_args(argv)

@@ -46,11 +46,12 @@ def make_learner(family: TaskFamily, hidden: tuple[int, ...]) -> FamilyLearner:
 
 
 def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
-                steps: tuple[int, ...], chunk: int = 1000) -> dict[str, Tensor]:
+                steps: tuple[int, ...], chunk: int | None = None) -> dict[str, Tensor]:
     """Query metrics per step and task, each (len(steps), tasks), after adapting φ on the support.
 
-    Tasks are adapted together in chunks of `chunk` (batched, no loop over tasks within one).
+    Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk).
     """
+    chunk = chunk or learner.family.eval_chunk
     parts = [_score_chunk(learner, phi, tasks.select(slice(i, i + chunk)), inner_lr, steps)
              for i in range(0, tasks.num_tasks, chunk)]
     return {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}

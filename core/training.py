@@ -91,7 +91,8 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     gradient stops training and marks the result diverged instead of raising.
     """
     method = METHODS[method_name]
-    phi = {k: v.requires_grad_(True) for k, v in learner.model.init(generator(cfg.seed, "init")).items()}
+    initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")))
+    phi = {k: v.requires_grad_(True) for k, v in initial.items()}
     tasks_gen = generator(cfg.seed, "train")  # every method sees the same task sequence
     opt = _optimizer(method, list(phi.values()), cfg)
     result = MethodResult(method_name, cfg.seed, phi, 0.0, {})
@@ -101,7 +102,7 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     start = time.perf_counter()
     for it in range(iterations + 1):
         if it in checkpoint_at:
-            event = _validate(learner, method_name, phi, cfg, val_tasks, it)
+            event = _validate(learner, method_name, method.finish(learner, phi), cfg, val_tasks, it)
             result.checkpoints.append(event)
             yield event
         if it == iterations:
@@ -123,7 +124,7 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
             result.history.append(event)
             yield event
     result.seconds = time.perf_counter() - start
-    result.params = {k: v.detach() for k, v in phi.items()}
+    result.params = method.finish(learner, {k: v.detach() for k, v in phi.items()})
     result.scores = score_tasks(learner, result.params, test_tasks, cfg.inner_lr, cfg.eval_steps)
     if result.diverged is None and not all(bool(torch.isfinite(s).all()) for s in result.scores.values()):
         result.diverged = "test-time adaptation diverged; lower inner_lr"

@@ -1,0 +1,138 @@
+"""Milliseconds per meta-iteration of the 4-block conv net on 28×28 images: ours vs a per-task loop.
+
+Setup (issue 5's): 32 tasks, 5-way 1-shot, 15 query images per class, 32 channels, 1 inner step
+(α = 0.4), Adam. Random images: the timing does not depend on their content.
+Run: python benchmarks/conv_step.py [--repeats 6] [--threads 1] [--channels 32] [--tasks 32]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from core.algorithms import METHODS
+from core.config import TrainConfig
+from core.convnet import ConvNet
+from core.tasks import TaskBatch, generator
+
+WAYS, SHOTS, QUERY, SIZE = 5, 1, 15, 28
+LOOP = "per-task loop, second-order MAML"
+
+
+def loop_forward(params, x):
+    """One task in the textbook block order: conv, batch norm (batch statistics), ReLU, pool."""
+    h = x
+    for i in range(4):
+        h = F.conv2d(h, params[f"conv{i}.w"], params[f"conv{i}.b"], padding=1)
+        h = F.batch_norm(h, None, None, params[f"bn{i}.w"], params[f"bn{i}.b"], training=True)
+        h = F.max_pool2d(torch.relu(h), 2)
+    return h.flatten(1) @ params["head.w"] + params["head.b"]
+
+
+def loop_maml_gradient(learner, phi, batch, inner_lr):
+    """The textbook form: a Python loop over tasks, one autograd graph per task."""
+    losses = []
+    for t in range(batch.num_tasks):
+        support = F.cross_entropy(loop_forward(phi, batch.support_x[t]), batch.support_y[t])
+        grads = torch.autograd.grad(support, list(phi.values()), create_graph=True)
+        theta = {k: v - inner_lr * g for (k, v), g in zip(phi.items(), grads)}
+        losses.append(F.cross_entropy(loop_forward(theta, batch.query_x[t]), batch.query_y[t]))
+    loss = torch.stack(losses).mean()
+    return dict(zip(phi, torch.autograd.grad(loss, list(phi.values())))), loss
+
+
+class Learner:
+    """Per-task cross-entropy of a conv net: what the algorithms need."""
+
+    def __init__(self, model: ConvNet):
+        self.model = model
+        # Pre-training on task labels costs the same as transfer learning's wide head.
+        self.family = SimpleNamespace(pretraining_data=TaskBatch.all_data)
+
+    def loss(self, params, x, y):
+        pred = self.model.forward(params, x)
+        return F.cross_entropy(pred.flatten(0, 1), y.reshape(-1), reduction="none").view(y.shape).mean(1)
+
+
+def random_tasks(tasks: int, gen: torch.Generator) -> TaskBatch:
+    """Random images with class-major labels."""
+    def part(per_class):
+        x = torch.rand(tasks, WAYS * per_class, 1, SIZE, SIZE, generator=gen)
+        return x, torch.arange(WAYS).repeat_interleave(per_class).expand(tasks, -1)
+    return TaskBatch(*part(SHOTS), *part(QUERY), {})
+
+
+class Timer:
+    """Times one meta-gradient function on its own parameters, optimiser and task batches."""
+
+    def __init__(self, meta_gradient, learner: Learner, tasks: int):
+        self.learner, self.meta_gradient = learner, meta_gradient
+        self.phi = {k: v.requires_grad_(True)
+                    for k, v in learner.model.init(generator(0, "init")).items()}
+        self.opt = torch.optim.Adam(list(self.phi.values()), lr=1e-3)
+        gen = generator(0, "train")
+        self.batches = [random_tasks(tasks, gen) for _ in range(2)]
+        self.times: list[float] = []
+
+    def run(self, iterations: int) -> None:
+        """Time `iterations` meta-iterations (task sampling excluded, optimiser step included)."""
+        for i in range(iterations):
+            start = time.perf_counter()
+            grads, _ = self.meta_gradient(self.learner, self.phi, self.batches[i % 2])
+            for k, p in self.phi.items():
+                p.grad = grads[k]
+            self.opt.step()
+            self.times.append(time.perf_counter() - start)
+
+    def median_ms(self) -> float:
+        """Median milliseconds per meta-iteration."""
+        return 1000 * sorted(self.times)[len(self.times) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=6, help="timed iterations per row")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tasks", type=int, default=32)
+    parser.add_argument("--channels", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = TrainConfig(inner_lr=0.4, inner_steps=1, reptile_inner_steps=5)
+
+    def learner(batching: str = "loop") -> Learner:
+        return Learner(ConvNet(1, SIZE, args.channels, WAYS, batching=batching))
+
+    timers = {LOOP: Timer(lambda lr, phi, b: loop_maml_gradient(lr, phi, b, cfg.inner_lr),
+                          learner(), args.tasks)}
+    for name, batching, label in [("maml", "loop", "ours (loop), second-order MAML"),
+                                  ("maml", "grouped", "ours (grouped), second-order MAML"),
+                                  ("fomaml", "loop", "ours (loop), first-order MAML"),
+                                  ("reptile", "loop", "ours (loop), Reptile, 5 inner steps"),
+                                  ("pretrain", "loop", "ours (loop), pre-training")]:
+        method = METHODS[name].meta_gradient
+        timers[label] = Timer(lambda lr, phi, b, m=method: m(lr, phi, b, cfg), learner(batching),
+                              args.tasks)
+    for timer in timers.values():
+        timer.run(1)  # warm-up
+        timer.times.clear()
+    for _ in range(args.repeats):  # interleaved, so background load hits every row alike
+        for timer in timers.values():
+            timer.run(1)
+    loop = timers[LOOP].median_ms()
+    print(f"threads={args.threads}, {args.tasks} tasks, 5-way 1-shot, 15 query/class, 28x28, "
+          f"{args.channels} channels, median of {args.repeats} iterations")
+    for label, timer in timers.items():
+        ms = timer.median_ms()
+        ratio = "" if label == LOOP else f"   loop/ours = {loop / ms:4.2f}x"
+        print(f"{label:<40} {ms:7.0f} ms{ratio}")
+
+
+if __name__ == "__main__":
+    main()
