@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +20,7 @@ from core.algorithms import METHODS
 from core.config import TrainConfig
 from core.convnet import ConvNet
 from core.tasks import TaskBatch, generator
+from benchmarks.timing import StepTimer, print_ratios, time_interleaved
 
 WAYS, SHOTS, QUERY, SIZE = 5, 1, 15, 28
 LOOP = "per-task loop, second-order MAML"
@@ -69,33 +69,6 @@ def random_tasks(tasks: int, gen: torch.Generator) -> TaskBatch:
     return TaskBatch(*part(SHOTS), *part(QUERY), {})
 
 
-class Timer:
-    """Times one meta-gradient function on its own parameters, optimiser and task batches."""
-
-    def __init__(self, meta_gradient, learner: Learner, tasks: int):
-        self.learner, self.meta_gradient = learner, meta_gradient
-        self.phi = {k: v.requires_grad_(True)
-                    for k, v in learner.model.init(generator(0, "init")).items()}
-        self.opt = torch.optim.Adam(list(self.phi.values()), lr=1e-3)
-        gen = generator(0, "train")
-        self.batches = [random_tasks(tasks, gen) for _ in range(2)]
-        self.times: list[float] = []
-
-    def run(self, iterations: int) -> None:
-        """Time `iterations` meta-iterations (task sampling excluded, optimiser step included)."""
-        for i in range(iterations):
-            start = time.perf_counter()
-            grads, _ = self.meta_gradient(self.learner, self.phi, self.batches[i % 2])
-            for k, p in self.phi.items():
-                p.grad = grads[k]
-            self.opt.step()
-            self.times.append(time.perf_counter() - start)
-
-    def median_ms(self) -> float:
-        """Median milliseconds per meta-iteration."""
-        return 1000 * sorted(self.times)[len(self.times) // 2]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=6, help="timed iterations per row")
@@ -109,29 +82,22 @@ def main() -> None:
     def learner(batching: str = "loop") -> Learner:
         return Learner(ConvNet(1, SIZE, args.channels, WAYS, batching=batching))
 
-    timers = {LOOP: Timer(lambda lr, phi, b: loop_maml_gradient(lr, phi, b, cfg.inner_lr),
-                          learner(), args.tasks)}
+    gen = generator(0, "train")
+    batches = [random_tasks(args.tasks, gen) for _ in range(2)]
+    timers = {LOOP: StepTimer(lambda lr, phi, b: loop_maml_gradient(lr, phi, b, cfg.inner_lr),
+                              learner(), batches)}
     for name, batching, label in [("maml", "loop", "ours (loop), second-order MAML"),
                                   ("maml", "grouped", "ours (grouped), second-order MAML"),
                                   ("fomaml", "loop", "ours (loop), first-order MAML"),
                                   ("reptile", "loop", "ours (loop), Reptile, 5 inner steps"),
                                   ("pretrain", "loop", "ours (loop), pre-training")]:
         method = METHODS[name].meta_gradient
-        timers[label] = Timer(lambda lr, phi, b, m=method: m(lr, phi, b, cfg), learner(batching),
-                              args.tasks)
-    for timer in timers.values():
-        timer.run(1)  # warm-up
-        timer.times.clear()
-    for _ in range(args.repeats):  # interleaved, so background load hits every row alike
-        for timer in timers.values():
-            timer.run(1)
-    loop = timers[LOOP].median_ms()
+        timers[label] = StepTimer(lambda lr, phi, b, m=method: m(lr, phi, b, cfg),
+                                  learner(batching), batches)
+    time_interleaved(timers, warmup=1, rounds=args.repeats, per_round=1)
     print(f"threads={args.threads}, {args.tasks} tasks, 5-way 1-shot, 15 query/class, 28x28, "
           f"{args.channels} channels, median of {args.repeats} iterations")
-    for label, timer in timers.items():
-        ms = timer.median_ms()
-        ratio = "" if label == LOOP else f"   loop/ours = {loop / ms:4.2f}x"
-        print(f"{label:<40} {ms:7.0f} ms{ratio}")
+    print_ratios(timers, LOOP, digits=0)
 
 
 if __name__ == "__main__":
