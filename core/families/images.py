@@ -56,7 +56,7 @@ class ImageFamily(TaskFamily):
 
     kind = "classification"
     # α = 0.4 and one inner step as in the MAML paper's Omniglot runs; 16 tasks per iteration
-    # beat 32 at equal CPU time in a validation pilot (docs/omniglot.md).
+    # beat 32 at equal CPU time in a validation pilot.
     suggested: ClassVar[dict] = {"inner_lr": 0.4, "inner_steps": 1, "meta_batch_size": 16,
                                  "meta_lr": 0.001, "eval_steps": (0, 1, 3, 10), "val_tasks": 100,
                                  "checkpoints": 5, "reptile_inner_steps": 5}
@@ -240,7 +240,7 @@ class Digits(ImageFamily):
                    "test on the others.")
     suggested = {**ImageFamily.suggested, "iterations": 300}
 
-    # Small images: one grouped convolution is 2-3x faster than the loop (docs/omniglot.md).
+    # Small images: one grouped convolution is 2-3x faster than the loop (README, Real images).
     batching: str = setting("grouped", BATCHING_HELP, choices=("loop", "grouped"))
     image_size: int = setting(16, "side of the images in pixels: the 8×8 originals upsampled, so "
                                   "that the conv blocks keep spatial maps (8 = original)", 8, 32)
