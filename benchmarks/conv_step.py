@@ -1,8 +1,9 @@
-"""Milliseconds per meta-iteration of the 4-block conv net on 28×28 images: ours vs a per-task loop.
+"""Milliseconds per meta-iteration of the 4-block conv net: ours vs a per-task loop.
 
-Setup (issue 5's): 32 tasks, 5-way 1-shot, 15 query images per class, 32 channels, 1 inner step
-(α = 0.4), Adam. Random images: the timing does not depend on their content.
+Setup (issue 5's): 32 tasks, 5-way 1-shot, 15 query images per class, 28×28 images, 32 channels,
+1 inner step (α = 0.4), Adam. Random images: the timing does not depend on their content.
 Run: python benchmarks/conv_step.py [--repeats 6] [--threads 1] [--channels 32] [--tasks 32]
+     [--image-size 28]   (16: the digits family's images)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from core.convnet import ConvNet
 from core.tasks import TaskBatch, generator
 from benchmarks.timing import StepTimer, print_ratios, time_interleaved
 
-WAYS, SHOTS, QUERY, SIZE = 5, 1, 15, 28
+WAYS, SHOTS, QUERY = 5, 1, 15
 LOOP = "per-task loop, second-order MAML"
 
 
@@ -32,7 +33,8 @@ def loop_forward(params, x):
     for i in range(4):
         h = F.conv2d(h, params[f"conv{i}.w"], params[f"conv{i}.b"], padding=1)
         h = F.batch_norm(h, None, None, params[f"bn{i}.w"], params[f"bn{i}.b"], training=True)
-        h = F.max_pool2d(torch.relu(h), 2)
+        h = torch.relu(h)
+        h = F.max_pool2d(h, 2) if h.shape[-1] >= 2 else h
     return h.flatten(1) @ params["head.w"] + params["head.b"]
 
 
@@ -61,10 +63,10 @@ class Learner:
         return F.cross_entropy(pred.flatten(0, 1), y.reshape(-1), reduction="none").view(y.shape).mean(1)
 
 
-def random_tasks(tasks: int, gen: torch.Generator) -> TaskBatch:
+def random_tasks(tasks: int, size: int, gen: torch.Generator) -> TaskBatch:
     """Random images with class-major labels."""
     def part(per_class):
-        x = torch.rand(tasks, WAYS * per_class, 1, SIZE, SIZE, generator=gen)
+        x = torch.rand(tasks, WAYS * per_class, 1, size, size, generator=gen)
         return x, torch.arange(WAYS).repeat_interleave(per_class).expand(tasks, -1)
     return TaskBatch(*part(SHOTS), *part(QUERY), {})
 
@@ -75,15 +77,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tasks", type=int, default=32)
     parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--image-size", type=int, default=28)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = TrainConfig(inner_lr=0.4, inner_steps=1, reptile_inner_steps=5)
 
     def learner(batching: str = "loop") -> Learner:
-        return Learner(ConvNet(1, SIZE, args.channels, WAYS, batching=batching))
+        return Learner(ConvNet(1, args.image_size, args.channels, WAYS, batching=batching))
 
     gen = generator(0, "train")
-    batches = [random_tasks(args.tasks, gen) for _ in range(2)]
+    batches = [random_tasks(args.tasks, args.image_size, gen) for _ in range(2)]
     timers = {LOOP: StepTimer(lambda lr, phi, b: loop_maml_gradient(lr, phi, b, cfg.inner_lr),
                               learner(), batches)}
     for name, batching, label in [("maml", "loop", "ours (loop), second-order MAML"),
@@ -95,8 +98,9 @@ def main() -> None:
         timers[label] = StepTimer(lambda lr, phi, b, m=method: m(lr, phi, b, cfg),
                                   learner(batching), batches)
     time_interleaved(timers, warmup=1, rounds=args.repeats, per_round=1)
-    print(f"threads={args.threads}, {args.tasks} tasks, 5-way 1-shot, 15 query/class, 28x28, "
-          f"{args.channels} channels, median of {args.repeats} iterations")
+    print(f"threads={args.threads}, {args.tasks} tasks, 5-way 1-shot, 15 query/class, "
+          f"{args.image_size}x{args.image_size}, {args.channels} channels, "
+          f"median of {args.repeats} iterations")
     print_ratios(timers, LOOP, digits=0)
 
 
