@@ -12,7 +12,7 @@ Two interchangeable ways to run many tasks (`batching`), both exact to second or
   `groups=tasks`, where `F.batch_norm(training=True)` normalises per (task, channel), i.e.
   per-task batch norm; fewer, larger operations (for many threads or an accelerator).
 `vmap` is not used: its second-order gradients through `F.batch_norm(training=True)` were wrong.
-Measurements are in the README (Real images); tests/test_convnet.py checks both against a per-task
+Measurements are in docs/speed.md; tests/test_convnet.py checks both against a per-task
 autograd reference. Max-pooling comes before the ReLU: the same function (both are monotone)
 with a quarter of the ReLU work.
 """

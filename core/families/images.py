@@ -240,7 +240,7 @@ class Digits(ImageFamily):
                    "test on the others.")
     suggested = {**ImageFamily.suggested, "iterations": 300}
 
-    # Small images: one grouped convolution is 2-3x faster than the loop (README, Real images).
+    # Small images: one grouped convolution is 2-3x faster than the loop (docs/speed.md).
     batching: str = setting("grouped", BATCHING_HELP, choices=("loop", "grouped"))
     image_size: int = setting(16, "side of the images in pixels: the 8×8 originals upsampled, so "
                                   "that the conv blocks keep spatial maps (8 = original)", 8, 32)
