@@ -8,12 +8,15 @@ import platform
 import sys
 from typing import Any, Sequence
 
+import pandas as pd
 import torch
 
 from core.algorithms import METHODS
 from core.config import TrainConfig
 from core.data.omniglot import DatasetUnavailable
 from core.families import FAMILIES, make_family
+from core.runspec import RunSpec, plain_settings
+from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario
 from core.settings import SettingError, Spec, specs
 from core.training import Checkpoint, MethodResult, Progress, compare, pooled_rows
 
@@ -48,7 +51,7 @@ def _add_setting(group: argparse._ArgumentGroup, spec: Spec, default: Any) -> No
     group.add_argument(flag, **kwargs)
 
 
-def _compare_parser(family_name: str) -> argparse.ArgumentParser:
+def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argparse.ArgumentParser:
     family_cls = FAMILIES[family_name]
     parser = argparse.ArgumentParser(
         prog="python -m core compare",
@@ -56,7 +59,7 @@ def _compare_parser(family_name: str) -> argparse.ArgumentParser:
                     "tasks before and after fine-tuning, with 95 % confidence intervals.",
         epilog="Family settings depend on --family: try `python -m core compare --family clusters "
                "--help`. Families: " + ", ".join(FAMILIES) + ".")
-    parser.add_argument("--family", choices=list(FAMILIES), default="sinusoid",
+    parser.add_argument("--family", choices=list(FAMILIES), default=family_name,
                         help="task family (default sinusoid; see `python -m core families`)")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated methods (default {','.join(METHODS)})")
@@ -67,6 +70,10 @@ def _compare_parser(family_name: str) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: as fast as 2 for the MLPs)")
     parser.add_argument("--quiet", action="store_true", help="print only the results table")
+    parser.add_argument("--preset", choices=list(SCENARIOS_BY_KEY), metavar="KEY",
+                        help="run a scenario exactly as the dashboard's Train does, then say "
+                             "whether its claim held; other flags override its settings "
+                             "(`python -m core scenarios` lists them)")
     group = parser.add_argument_group(f"{family_name} settings", family_cls.description)
     for spec in specs(family_cls):
         _add_setting(group, spec, spec.default)
@@ -75,7 +82,17 @@ def _compare_parser(family_name: str) -> argparse.ArgumentParser:
     for spec in specs(TrainConfig):
         if spec.name != "seed":
             _add_setting(train, spec, defaults[spec.name])
+    if scenario is not None:
+        parser.set_defaults(**_scenario_defaults(scenario))
     return parser
+
+
+def _scenario_defaults(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's settings as parser defaults, so that explicit flags still win."""
+    spec = scenario.spec()
+    values = {**dict(spec.family_settings), **spec.config.as_dict()}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return {**values, "methods": ",".join(spec.methods), "seed": spec.seeds}
 
 
 def _configs(args: argparse.Namespace):
@@ -129,14 +146,34 @@ def _write_outputs(args: argparse.Namespace, family, cfg: TrainConfig, methods, 
             writer.writerows(rows)
 
 
+def _scenario_check(scenario: Scenario, family, cfg: TrainConfig, methods, seeds,
+                    rows: list[dict]) -> str:
+    """Whether the scenario's sentence held, and whether these were its exact settings."""
+    ran = RunSpec(family.name, plain_settings(family), tuple(methods), cfg, tuple(seeds))
+    same = ran.as_dict() == scenario.spec(seeds[0]).as_dict() | {"seeds": list(seeds)}
+    note = "" if same else " (settings differ from the scenario's)"
+    failures = scenario.failures(pd.DataFrame(rows))
+    if not failures:
+        return f"claim ✓{note}: {scenario.look_for}"
+    return f"claim ✗{note}: {scenario.look_for}\nnot backed: " + "; ".join(failures)
+
+
 def run_compare(argv: Sequence[str]) -> int:
     """Parse `compare` arguments (family first, then its settings), train, print, write files."""
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--family", default="sinusoid")
+    pre.add_argument("--family")
+    pre.add_argument("--preset")
     known, _ = pre.parse_known_args(argv)
-    if known.family not in FAMILIES:
-        raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {known.family!r})")
-    args = _compare_parser(known.family).parse_args(argv)
+    if known.preset is not None and known.preset not in SCENARIOS_BY_KEY:
+        raise SettingError(f"preset must be one of {', '.join(SCENARIOS_BY_KEY)} "
+                           f"(got {known.preset[:40]!r})")
+    scenario = SCENARIOS_BY_KEY.get(known.preset)
+    family_name = known.family or (scenario.family if scenario else "sinusoid")
+    if family_name not in FAMILIES:
+        raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {family_name[:40]!r})")
+    if scenario and family_name != scenario.family:
+        raise SettingError(f"preset {scenario.key} uses family {scenario.family}, not {family_name}")
+    args = _compare_parser(family_name, scenario).parse_args(argv)
     torch.set_num_threads(args.threads)
     family, cfg, methods = _configs(args)
     every = max(1, cfg.iterations // 10)
@@ -148,6 +185,8 @@ def run_compare(argv: Sequence[str]) -> int:
             results.append(event)
     rows = pooled_rows(results, cfg.eval_steps)
     print(format_table(rows))
+    if scenario is not None:
+        print(_scenario_check(scenario, family, cfg, methods, args.seed, rows))
     _write_outputs(args, family, cfg, methods, rows)
     return 0
 
@@ -169,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("families", help="list the task families, one line each")
     sub.add_parser("methods", help="list the methods, one line each")
+    sub.add_parser("scenarios", help="list the scenarios (the dashboard's default first): "
+                                     "key, name and the claim `compare --preset KEY` checks")
     sub.add_parser("compare", add_help=False,
                    help="train and compare methods (`python -m core compare --help` for options)")
     if argv[:1] == ["compare"]:
@@ -180,4 +221,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "families":
         return _list(FAMILIES, lambda cls: f"[{cls.kind}] {cls.description}")
+    if args.command == "scenarios":
+        return _list({s.key: s for s in SCENARIOS}, lambda s: f"{s.name}. {s.look_for}")
     return _list(METHODS, lambda m: m.description)

@@ -70,6 +70,11 @@ def _score_chunk(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr
     return {k: torch.stack(v) for k, v in scores.items()}
 
 
+def higher_is_better(metric: str) -> bool:
+    """Accuracy goes up, losses go down."""
+    return metric == "accuracy"
+
+
 def mean_ci(values: Tensor) -> tuple[float, float, float]:
     """Mean and normal-approximation 95 % confidence interval of per-task values."""
     n = values.numel()

@@ -6,9 +6,9 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from core.evaluation import mean_ci
+from core.evaluation import higher_is_better, mean_ci
 from core.training import MethodResult, pooled_rows
-from dashboard.theme import higher_is_better, label
+from dashboard.theme import label
 
 SUMMARY_COLUMNS = ["method", "label", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks",
                    "diverged", "train_seconds"]

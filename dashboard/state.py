@@ -9,7 +9,7 @@ from typing import Callable
 import streamlit as st
 
 from core.training import Checkpoint, MethodResult, Progress, compare
-from dashboard.presets import RunSpec
+from core.runspec import RunSpec
 from dashboard.theme import label
 
 MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)

@@ -6,8 +6,9 @@ from collections import Counter
 
 import pandas as pd
 
+from core.evaluation import higher_is_better
 from dashboard.frames import leaders
-from dashboard.theme import higher_is_better, label, steps_text
+from dashboard.theme import label, steps_text
 
 
 

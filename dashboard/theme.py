@@ -46,11 +46,6 @@ def class_color(index: int) -> str:
     return CLASS_COLORS[index % len(CLASS_COLORS)]
 
 
-def higher_is_better(metric: str) -> bool:
-    """Accuracy goes up, losses go down."""
-    return metric == "accuracy"
-
-
 def steps_text(k: int) -> str:
     """'1 step', '5 steps'."""
     return f"{k} step" if k == 1 else f"{k} steps"

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.families import FAMILIES
-from dashboard.presets import PRESETS_BY_KEY
+from core.scenarios import SCENARIOS_BY_KEY
 from dashboard.theme import label
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +128,7 @@ def test_inspect_without_results_offers_training():
 
 def test_preset_fills_the_widgets():
     at = _app()
-    preset = PRESETS_BY_KEY["consistent-labels"]
+    preset = SCENARIOS_BY_KEY["consistent-labels"]
     at.selectbox(key="scenario").set_value(preset.name).run()
     assert not at.exception
     assert at.selectbox(key="family").value == "clusters"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.dashboard_timing import CHROMIUM, ROOT, open_page, press_train, serve_app, wait_idle
-from dashboard.presets import PRESETS_BY_KEY
+from core.scenarios import SCENARIOS_BY_KEY
 
 ARTIFACTS = ROOT / "artifacts"
 NAV = ["Inspect a task", "Training", "Parameter space", "About"]
@@ -66,7 +66,7 @@ def test_default_comparison_and_every_page_in_chromium():
 
 def test_about_link_to_a_preset_gives_a_shareable_url_narrow_and_dark():
     """About → a scenario fills the settings and the URL; that URL alone reproduces them."""
-    look_for = PRESETS_BY_KEY["consistent-labels"].look_for
+    look_for = SCENARIOS_BY_KEY["consistent-labels"].look_for
     with serve_app(theme="dark") as (url, _), open_page(f"{url}/about", width=900) as page:
         page.get_by_role("link", name="Consistent labels: pre-training wins at step 0, "
                                        "MAML after").click()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.theme import METRIC_LABELS, color, higher_is_better, label, steps_text
+from core.evaluation import higher_is_better
+from dashboard.theme import METRIC_LABELS, color, label, steps_text
 
 HEIGHT = 380
 MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}

@@ -9,8 +9,10 @@ import streamlit as st
 from core.training import MethodResult
 from dashboard import frames, state, story
 from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
-from dashboard.presets import Preset, RunSpec
-from dashboard.sidebar import scenario_picker, current_run
+from core.runspec import RunSpec
+from core.scenarios import Scenario
+from dashboard.scenario_sync import scenario_picker
+from dashboard.sidebar import current_run
 from dashboard.theme import label
 
 INTRO = (
@@ -88,7 +90,7 @@ def _train_live(spec: RunSpec, metric: str, k: int) -> list[MethodResult]:
     return results
 
 
-def _scenario_box(preset: Preset | None, results: list[MethodResult] | None,
+def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
                   steps: tuple[int, ...]) -> None:
     """The scenario's sentence, and once trained whether these results back it."""
     if preset is None:

@@ -10,7 +10,7 @@ from core.tasks import TaskBatch
 from dashboard import adaptation, state
 from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                        task_curve_figure)
-from dashboard.presets import RunSpec
+from core.runspec import RunSpec
 from dashboard.sidebar import current_run
 from dashboard.theme import class_color
 

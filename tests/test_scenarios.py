@@ -1,4 +1,4 @@
-"""Every preset's sentence is checked against the engine, seed by seed, before anyone reads it."""
+"""Every scenario's sentence is checked against the engine, seed by seed, before anyone reads it."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,8 @@ import pytest
 
 from core.training import MethodResult, compare
 from dashboard.frames import results_frame
-from dashboard.presets import PRESETS, Beats, Close, Near, Overfits, RunSpec
+from core.runspec import RunSpec
+from core.scenarios import SCENARIOS, Beats, Close, Near, Overfits
 
 SEEDS = (0, 1, 2)
 
@@ -44,8 +45,8 @@ def runs() -> Runs:
 
 
 def test_presets_are_complete_and_valid():
-    assert len({p.key for p in PRESETS}) == len(PRESETS) == 6
-    for preset in PRESETS:
+    assert len({p.key for p in SCENARIOS}) == len(SCENARIOS) == 6
+    for preset in SCENARIOS:
         spec = preset.spec()
         spec.make_family()  # valid family settings
         assert preset.claims, f"{preset.name}: a sentence with nothing to back it"
@@ -53,7 +54,7 @@ def test_presets_are_complete_and_valid():
         assert preset.look_for.endswith(".") and len(preset.look_for) < 220
 
 
-@pytest.mark.parametrize("preset", PRESETS, ids=[p.key for p in PRESETS])
+@pytest.mark.parametrize("preset", SCENARIOS, ids=[p.key for p in SCENARIOS])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_preset_sentence_holds(preset, seed, runs):
     spec = preset.spec(seed)

@@ -1,7 +1,11 @@
-"""The lab's default run, and named scenarios whose one-sentence claims the engine must back up."""
+"""Named scenarios: settings, the one sentence each makes, and the check of that sentence.
+
+The CLI (`python -m core scenarios`, `compare --preset KEY`), the dashboard's Scenario box and
+tests/test_scenarios.py share them, so a scenario trains the same run everywhere. The first one
+is the dashboard's default. INTERACTIVE_TRAIN is the budget the dashboard's Train uses.
+"""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,52 +13,42 @@ import pandas as pd
 
 from core.algorithms import METHODS
 from core.config import TrainConfig
-from core.families import FAMILIES, TaskFamily, make_family
+from core.evaluation import higher_is_better
+from core.families import FAMILIES, make_family
+from core.runspec import RunSpec, plain_settings
 from core.settings import specs
-from dashboard.theme import higher_is_better, label
 
-# Small enough that the default comparison finishes in ≤ 10 s on a 2-core CPU.
-LAB_TRAIN: dict[str, Any] = {"iterations": 450, "test_tasks": 1000, "val_tasks": 100,
-                             "checkpoints": 10}
+# Small enough that the default comparison finishes in seconds on a 2-core CPU.
+INTERACTIVE_TRAIN: dict[str, Any] = {"iterations": 450, "test_tasks": 1000, "val_tasks": 100,
+                                     "checkpoints": 10}
 DEFAULT_TEST_STEPS = 10
-MAX_TEST_STEPS = 100
-MAX_SEEDS = 5
 
 
 def default_methods() -> tuple[str, ...]:
-    """Every registered method: the seed's four plus scratch (and any added later)."""
+    """Every registered method."""
     return tuple(METHODS)
 
 
 def train_defaults(family: str) -> dict[str, Any]:
-    """TrainConfig values the dashboard starts from for `family` (its suggestions win)."""
+    """TrainConfig values an interactive run starts from for `family` (its suggestions win)."""
     base = {s.name: s.default for s in specs(TrainConfig)}
-    return {**base, **LAB_TRAIN, **FAMILIES[family].suggested}
+    return {**base, **INTERACTIVE_TRAIN, **FAMILIES[family].suggested}
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that determines a comparison's numbers: same spec, same results."""
+def run_spec(family: str, family_settings: dict[str, Any], methods: tuple[str, ...],
+             train: dict[str, Any], test_steps: int = DEFAULT_TEST_STEPS, seeds: int = 1,
+             first_seed: int = 0) -> RunSpec:
+    """A validated run of `family`, scored after 0…test_steps steps, with the interactive
+    defaults wherever `train` says nothing (SettingError names the first bad setting)."""
+    instance = make_family(family, **family_settings)
+    cfg = TrainConfig(**{**train_defaults(family), **train,
+                         "eval_steps": tuple(range(test_steps + 1)), "seed": first_seed})
+    return RunSpec(family, plain_settings(instance), tuple(methods), cfg,
+                   tuple(range(first_seed, first_seed + seeds)))
 
-    family: str
-    family_settings: tuple[tuple[str, Any], ...]  # (name, value) pairs, JSON-friendly values
-    methods: tuple[str, ...]
-    config: TrainConfig
-    seeds: tuple[int, ...]
 
-    def make_family(self) -> TaskFamily:
-        """The task family with these settings (raises SettingError when invalid)."""
-        return make_family(self.family, **dict(self.family_settings))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The settings as JSON-friendly values (the download and the cache key)."""
-        config = {k: v for k, v in self.config.as_dict().items() if k != "seed"}
-        return {"family": self.family, "family_settings": dict(self.family_settings),
-                "methods": list(self.methods), "train": config, "seeds": list(self.seeds)}
-
-    def key(self) -> str:
-        """A stable text key of the settings."""
-        return json.dumps(self.as_dict(), sort_keys=True)
+def _title(method: str) -> str:
+    return METHODS[method].title if method in METHODS else method
 
 
 # --- claims: each condition reads the pooled result rows of one run -------------------------
@@ -93,7 +87,7 @@ class Beats:
         """The condition in words."""
         extra = " (95 % CIs apart)" if self.separated else ""
         extra += f" by at least {self.margin:.0%}" if self.margin else ""
-        return (f"{label(self.winner)} after {self.winner_step} steps beats {label(self.loser)} "
+        return (f"{_title(self.winner)} after {self.winner_step} steps beats {_title(self.loser)} "
                 f"after {self.loser_step} steps in {self.metric}{extra}")
 
 
@@ -114,7 +108,7 @@ class Near:
 
     def describe(self) -> str:
         """The condition in words."""
-        return (f"{label(self.method)}'s {self.metric} at step {self.step} is "
+        return (f"{_title(self.method)}'s {self.metric} at step {self.step} is "
                 f"{self.value:.3g} ± {self.tol:g}")
 
 
@@ -135,7 +129,7 @@ class Close:
 
     def describe(self) -> str:
         """The condition in words."""
-        return (f"{label(self.first)} and {label(self.second)} are within {self.tol:g} "
+        return (f"{_title(self.first)} and {_title(self.second)} are within {self.tol:g} "
                 f"in {self.metric} at step {self.step}")
 
 
@@ -156,7 +150,7 @@ class Overfits:
 
     def describe(self) -> str:
         """The condition in words."""
-        return (f"{label(self.method)}'s loss is lowest by step {self.by_step} and at least "
+        return (f"{_title(self.method)}'s loss is lowest by step {self.by_step} and at least "
                 f"{self.ratio:g}× higher at the last step")
 
 
@@ -164,22 +158,22 @@ Condition = Beats | Near | Close | Overfits
 
 
 @dataclass(frozen=True)
-class Preset:
+class Scenario:
     """A named scenario: settings, what to look for, and the conditions that sentence rests on."""
 
-    key: str  # short id for links (?preset=...)
+    key: str  # short id for links (?preset=...) and `compare --preset`
     name: str
     look_for: str  # one sentence; every part of it is checked by `claims`
     family: str
     family_settings: dict[str, Any] = field(default_factory=dict)
     methods: tuple[str, ...] = ("maml", "fomaml", "reptile", "pretrain", "scratch")
-    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig changes over the lab's
+    train: dict[str, Any] = field(default_factory=dict)  # changes to train_defaults
     test_steps: int = DEFAULT_TEST_STEPS
     seeds: int = 1
     claims: tuple[Condition, ...] = ()
 
     def spec(self, first_seed: int = 0) -> RunSpec:
-        """The run this preset sets up."""
+        """The run this scenario sets up."""
         return run_spec(self.family, self.family_settings, self.methods, self.train,
                         self.test_steps, self.seeds, first_seed)
 
@@ -188,33 +182,17 @@ class Preset:
         return [c.describe() for c in self.claims if not c.holds(rows)]
 
 
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def run_spec(family: str, family_settings: dict[str, Any], methods: tuple[str, ...],
-             train: dict[str, Any], test_steps: int = DEFAULT_TEST_STEPS, seeds: int = 1,
-             first_seed: int = 0) -> RunSpec:
-    """A run of `family` with the lab's defaults where the arguments say nothing."""
-    instance = make_family(family, **family_settings)
-    settings = tuple((s.name, _plain(getattr(instance, s.name))) for s in specs(instance))
-    cfg = TrainConfig(**{**train_defaults(family), **train,
-                         "eval_steps": tuple(range(test_steps + 1))})
-    return RunSpec(family, settings, tuple(methods), cfg,
-                   tuple(range(first_seed, first_seed + seeds)))
-
-
 CHANCE_3_WAY = 1 / 3
 
-PRESETS: tuple[Preset, ...] = (
-    Preset(
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
         "maml-sinusoid", "MAML paper sinusoid (K=10, 1 step)",
         "Before adaptation MAML is no better than pre-training (both sit near the average sine); "
         "after one step on the 10 points its loss drops far below pre-training's.",
         "sinusoid", {"shots": 10}, train={"inner_steps": 1},
         claims=(Close("loss", "maml", "pretrain", 0, 0.4),
                 Beats("loss", "maml", 1, "pretrain", 1))),
-    Preset(
+    Scenario(
         "permuted-labels", "Classification, permuted labels: pre-training cannot help",
         "Labels are shuffled per task, so pre-training's accuracy before adaptation is at chance "
         "(1/3) and after one step it is no better than a random start; MAML is near-perfect "
@@ -224,7 +202,7 @@ PRESETS: tuple[Preset, ...] = (
         claims=(Near("accuracy", "pretrain", 0, CHANCE_3_WAY, 0.05),
                 Close("accuracy", "pretrain", "scratch", 1, 0.08),
                 Beats("accuracy", "maml", 1, "pretrain", 1))),
-    Preset(
+    Scenario(
         "consistent-labels", "Classification, consistent labels: pre-training wins before "
         "adaptation, MAML after",
         "A class keeps its label in every task, so pre-training is already good at step 0 and "
@@ -233,21 +211,21 @@ PRESETS: tuple[Preset, ...] = (
         train={"iterations": 400}, test_steps=5,
         claims=(Beats("accuracy", "pretrain", 0, "maml", 0),
                 Beats("accuracy", "maml", 1, "pretrain", 1))),
-    Preset(
+    Scenario(
         "train-1-test-10", "Train with 1 step, test with 10",
         "MAML was meta-trained with a single inner step, yet 10 test-time steps take its loss "
         "well below its 1-step loss, and it stays below pre-training at every step.",
         "sinusoid", {}, ("maml", "pretrain", "scratch"), train={"inner_steps": 1},
         claims=(Beats("loss", "maml", 10, "maml", 1, separated=False, margin=0.1),
                 *(Beats("loss", "maml", s, "pretrain", s, separated=False) for s in range(1, 11)))),
-    Preset(
+    Scenario(
         "few-shots-overfit", "Few shots, many steps: overfitting",
         "With only 2 support points, each method's loss is lowest after at most a couple of "
         "steps and then climbs as the model memorises the two points.",
         "sinusoid", {"shots": 2}, ("maml", "pretrain", "scratch"), test_steps=50,
         claims=(Overfits("maml", 2, 1.2), Overfits("pretrain", 2, 1.2),
                 Overfits("scratch", 2, 1.2))),
-    Preset(
+    Scenario(
         "first-vs-second-order", "First-order vs second-order",
         "First-order MAML drops the second derivatives (compare the training times) and lands "
         "between exact MAML and pre-training after one step.",
@@ -255,4 +233,4 @@ PRESETS: tuple[Preset, ...] = (
         claims=(Beats("loss", "maml", 1, "fomaml", 1, separated=False),
                 Beats("loss", "fomaml", 1, "pretrain", 1, separated=False))),
 )
-PRESETS_BY_KEY: dict[str, Preset] = {p.key: p for p in PRESETS}
+SCENARIOS_BY_KEY: dict[str, Scenario] = {s.key: s for s in SCENARIOS}

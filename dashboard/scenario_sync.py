@@ -1,0 +1,109 @@
+"""Scenarios and the URL: fill every settings widget from a scenario, and find the one in force."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.config import TrainConfig
+from core.families import FAMILIES
+from core.runspec import RunSpec
+from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods, run_spec, train_defaults
+from core.settings import specs
+from dashboard.theme import label
+from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
+
+CUSTOM = "Custom settings"
+
+
+def _train_value(name: str, value: Any) -> dict[str, Any]:
+    if name in HIDDEN_TRAIN:
+        return {}
+    spec = next(s for s in specs(TrainConfig) if s.name == name)
+    return {train_key(name): widget_value(spec, value)}
+
+
+def widget_values(spec: RunSpec) -> dict[str, Any]:
+    """Every settings widget's value for a run."""
+    values: dict[str, Any] = {"family": spec.family, "methods": list(spec.methods)}
+    family_specs = {s.name: s for s in specs(FAMILIES[spec.family])}
+    for name, value in spec.family_settings:
+        key = f"{spec.family}.{name}"
+        if family_specs[name].kind == "range":
+            values[f"{key}.low"], values[f"{key}.high"] = map(float, value)
+        else:
+            values[key] = widget_value(family_specs[name], value)
+    for name, value in spec.config.as_dict().items():
+        values.update(_train_value(name, value))
+    values[train_key("seed")] = spec.seeds[0]
+    values[train_key("test_steps")] = spec.config.max_eval_step
+    values[train_key("seeds")] = len(spec.seeds)
+    return values
+
+
+def _url_text(key: str, value: Any) -> str | list[str]:
+    """A widget value as its URL parameter spells it (select boxes use their labels)."""
+    if key == "family":
+        return FAMILIES[value].title
+    if key == "methods":
+        return [label(m) for m in value]
+    if isinstance(value, bool):
+        return str(value).lower()
+    return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+
+def apply_scenario(scenario: Scenario) -> None:
+    """Fill every settings widget with the scenario's values, and put them in the URL."""
+    defaults = {**widget_values(run_spec(scenario.family, {}, default_methods(), {})),
+                "family": next(iter(FAMILIES))}  # what the widgets show when the URL is silent
+    for key, value in widget_values(scenario.spec()).items():
+        # A widget drawn before is bound: setting its value updates the URL. One never drawn
+        # (another family's settings) is not yet bound, and a value set now would not reach
+        # the URL when it is first drawn, so the URL gets it directly (unless it is the default).
+        if key not in st.session_state and value != defaults.get(key):
+            st.query_params[key] = _url_text(key, value)
+        st.session_state[key] = value
+
+
+def _on_scenario() -> None:
+    scenario = next((s for s in SCENARIOS if s.name == st.session_state["scenario"]), None)
+    if scenario:
+        apply_scenario(scenario)
+
+
+def on_family() -> None:
+    """A new family brings its suggested training settings."""
+    defaults = train_defaults(st.session_state["family"])
+    for name in {k for cls in FAMILIES.values() for k in cls.suggested}:
+        st.session_state.update(_train_value(name, defaults[name]))
+
+
+def scenario_picker(spec: RunSpec | None) -> Scenario | None:
+    """A select box that fills every setting for a named scenario; returns the one in force."""
+    scenario = active_scenario(spec)
+    st.session_state["scenario"] = scenario.name if scenario else CUSTOM
+    st.selectbox("Scenario", [CUSTOM, *(s.name for s in SCENARIOS)], key="scenario",
+                 on_change=_on_scenario,
+                 help="fills in the settings (sidebar) for a named scenario; changing any "
+                      "setting afterwards makes them custom")
+    return scenario
+
+
+def scenario_from_url() -> None:
+    """Apply `?preset=<key>` once (the About page links to scenarios this way)."""
+    key = st.query_params.get("preset")
+    if key is not None:
+        del st.query_params["preset"]
+        if key in SCENARIOS_BY_KEY:
+            apply_scenario(SCENARIOS_BY_KEY[key])
+
+
+def active_scenario(spec: RunSpec | None) -> Scenario | None:
+    """The scenario whose settings the current ones equal (any seeds), if any."""
+    if spec is None:
+        return None
+    for scenario in SCENARIOS:
+        other = scenario.spec(spec.seeds[0])
+        if other.as_dict() | {"seeds": None} == spec.as_dict() | {"seeds": None}:
+            return scenario
+    return None

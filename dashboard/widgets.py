@@ -1,0 +1,79 @@
+"""The setting → widget factory: one bounded input per core setting, bound to the URL."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from core.settings import SettingError, Spec
+
+# In the URL for sharing; kept for the session while a page without the sidebar is open.
+# Entry-script bindings hold their URL names on every page, so the training settings are
+# namespaced ("train.inner_lr") to leave plain names free for pages with their own settings.
+BIND: dict[str, Any] = {"bind": "query-params", "persist_state": "session"}
+# Training settings set through other widgets: "fine-tuning steps" and "first seed"/"seeds".
+HIDDEN_TRAIN = ("eval_steps", "seed")
+
+
+def train_key(name: str) -> str:
+    """Session and URL key of a training setting (or test_steps, seed, seeds)."""
+    return f"train.{name}"
+
+
+def widget_value(spec: Spec, value: Any) -> Any:
+    """A setting's value as its widget holds it (lists of ints are typed as '40,40')."""
+    return ",".join(map(str, value)) if spec.kind == "ints" else value
+
+
+def parse_ints(value: str, name: str) -> tuple[int, ...]:
+    """'40, 40' → (40, 40); SettingError naming the setting otherwise."""
+    try:
+        return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise SettingError(f"{name} must be whole numbers separated by commas "
+                           f"(got {value[:40]!r})") from None
+
+
+def _label(spec: Spec) -> str:
+    name = spec.name.replace("_", " ")
+    symbol = spec.help.split(":")[0]
+    return f"{name} ({symbol})" if ":" in spec.help and len(symbol) <= 2 else name
+
+
+def _step(spec: Spec) -> float | int:
+    if spec.kind == "int":
+        return 1
+    magnitude = abs(spec.default) or 0.1
+    return float(10 ** math.floor(math.log10(magnitude)))
+
+
+def _number(spec: Spec, key: str, value: Any, text: str) -> Any:
+    cast = int if spec.kind == "int" else float
+    low = None if spec.low is None else cast(spec.low)
+    high = None if spec.high is None else cast(spec.high)
+    return st.number_input(text, low, high, cast(value), _step(spec), key=key, help=spec.help,
+                           format=None if spec.kind == "int" else "%.4g", **BIND)
+
+
+def widget(spec: Spec, key: str, value: Any, text: str | None = None) -> Any:
+    """One input for one setting, bounded by the spec's range and bound to the URL."""
+    text = text or _label(spec)
+    if spec.kind in ("int", "float"):
+        return _number(spec, key, value, text)
+    if spec.kind == "bool":
+        return st.toggle(text, bool(value), key=key, help=spec.help, **BIND)
+    if spec.kind == "choice":
+        return st.selectbox(text, spec.choices, spec.choices.index(value), key=key,
+                            help=spec.help, **BIND)
+    if spec.kind in ("ints", "text"):  # ints are parsed (and explained when malformed) later
+        return st.text_input(text, widget_value(spec, value), key=key, help=spec.help, **BIND)
+    st.caption(text)  # a (low, high) range: two bounded numbers side by side
+    left, right = st.columns(2)
+    span = (spec.default[1] - spec.default[0]) / 10  # sets the +/- step
+    number = Spec(spec.name, "float", span, spec.help, spec.low, spec.high)
+    with left:
+        low = _number(number, f"{key}.low", value[0], "from")
+    with right:
+        high = _number(number, f"{key}.high", value[1], "to")
+    return (low, high)
