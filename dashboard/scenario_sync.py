@@ -90,7 +90,12 @@ def scenario_picker(spec: RunSpec | None) -> Scenario | None:
 
 
 def scenario_from_url() -> None:
-    """Apply `?preset=<key>` once (the About page links to scenarios this way)."""
+    """Apply `?preset=<key>` once (the About page links to scenarios this way); a session that
+    opens on a URL with no settings starts from the default scenario, the first one."""
+    if not st.session_state.get("_opened"):
+        st.session_state["_opened"] = True
+        if not st.query_params:
+            apply_scenario(SCENARIOS[0])
     key = st.query_params.get("preset")
     if key is not None:
         del st.query_params["preset"]

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.families import FAMILIES
-from core.scenarios import SCENARIOS_BY_KEY
+from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY
 from dashboard.theme import label
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,14 +56,15 @@ def _train(at: AppTest) -> AppTest:
     return at
 
 
-def test_compare_page_loads_with_a_train_button():
-    """The landing page: the defaults (every method) and a Train button, nothing trained yet."""
+def test_compare_page_opens_on_the_default_scenario_with_a_train_button():
+    """The landing page: the first scenario's settings and a Train button, nothing trained yet."""
     at = _app()
+    default = SCENARIOS[0]
     assert at.title[0].value.startswith("Good now")
     assert any(b.label == "Train" for b in at.button)
-    assert at.selectbox(key="family").value == "sinusoid"
-    assert at.multiselect(key="methods").value == ["maml", "fomaml", "reptile", "pretrain",
-                                                   "scratch"]
+    assert at.selectbox(key="scenario").value == default.name
+    assert at.selectbox(key="family").value == default.family
+    assert at.multiselect(key="methods").value == list(default.methods)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -128,11 +129,11 @@ def test_inspect_without_results_offers_training():
 
 def test_preset_fills_the_widgets():
     at = _app()
-    preset = SCENARIOS_BY_KEY["consistent-labels"]
+    preset = SCENARIOS_BY_KEY["permuted-labels"]
     at.selectbox(key="scenario").set_value(preset.name).run()
     assert not at.exception
     assert at.selectbox(key="family").value == "clusters"
-    assert at.toggle(key="clusters.consistent_labels").value is True
+    assert at.toggle(key="clusters.consistent_labels").value is False
     assert at.multiselect(key="methods").value == list(preset.methods)
     assert at.number_input(key="train.iterations").value == preset.train["iterations"]
     assert at.number_input(key="train.inner_lr").value == 0.5  # the family's suggestion
