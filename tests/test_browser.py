@@ -66,19 +66,18 @@ def test_default_comparison_and_every_page_in_chromium():
 
 def test_about_link_to_a_preset_gives_a_shareable_url_narrow_and_dark():
     """About → a scenario fills the settings and the URL; that URL alone reproduces them."""
-    look_for = SCENARIOS_BY_KEY["consistent-labels"].look_for
+    look_for = SCENARIOS_BY_KEY["permuted-labels"].look_for
     with serve_app(theme="dark") as (url, _), open_page(f"{url}/about", width=900) as page:
-        page.get_by_role("link", name="Consistent labels: pre-training wins at step 0, "
-                                       "MAML after").click()
+        page.get_by_role("link", name="Permuted labels: pre-training cannot help").click()
         wait_idle(page)
         page.get_by_text(look_for).wait_for()
-        page.wait_for_function("location.search.includes('clusters.consistent_labels=true')")
+        page.wait_for_function("location.search.includes('train.iterations=400')")
         shared = page.url
-        assert "train.iterations=400" in shared
+        assert "Scratch" in shared and "Reptile" not in shared  # the scenario's three methods
         page.goto(shared)  # a fresh session from the link alone
         wait_idle(page)
         page.get_by_text(look_for).wait_for()
-        assert page.get_by_role("switch", name="consistent labels").is_checked()
+        assert not page.get_by_role("switch", name="consistent labels").is_checked()
         iterations = page.get_by_role("spinbutton", name="meta-training iterations")
         assert iterations.input_value() == "400"
         _no_exception(page, "narrow dark Compare")
