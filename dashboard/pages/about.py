@@ -47,7 +47,7 @@ def main() -> None:
         "data) instead finds the φ that is best on all tasks *right now*, with no promise that "
         "fine-tuning from it helps:")
     st.latex(r"L(\phi)=\sum_{n=1}^{N} l_n(\phi)")
-    _link(COMPARE, "Consistent labels: pre-training wins at step 0, MAML and Reptile after",
+    _link(COMPARE, "Consistent labels: pre-training wins at step 0, MAML after",
           "consistent-labels")
     _link(COMPARE, "Permuted labels: pre-training cannot help", "permuted-labels")
     _link(TRAINING, "MAML's loss after adaptation falls; before adaptation it need not")
