@@ -119,7 +119,9 @@ def test_before_after_figure_has_ci_bars_colours_and_a_diverged_note(df):
 
 def test_adaptation_curve_has_one_line_per_method_over_the_steps(df):
     fig = adaptation_curve_figure(df, "loss", frames.crossings(df, "loss"), chance=None)
-    lines = [t for t in fig.data if t.mode and "lines" in t.mode]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert bands and all(t.mode == "lines" for t in bands)  # no stray markers on short curves
+    lines = [t for t in fig.data if t.mode and "lines" in t.mode and t.fill != "toself"]
     assert [t.name for t in lines] == ["Pre-training", "MAML"]  # the diverged one is left out
     assert all(list(t.x) == list(STEPS) for t in lines)
     assert lines[1].line.color == color("maml")

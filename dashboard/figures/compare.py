@@ -70,6 +70,7 @@ def before_after_figure(df: pd.DataFrame, metric: str, k: int,
 def _band(rows: pd.DataFrame, method: str) -> go.Scatter:
     return go.Scatter(x=list(rows.step) + list(rows.step[::-1]),
                       y=list(rows.ci_high) + list(rows.ci_low[::-1]), fill="toself",
+                      mode="lines",  # plotly's default adds markers (in its own colours) to short curves
                       fillcolor=rgba(color(method), 0.15), line={"width": 0}, hoverinfo="skip",
                       showlegend=False, legendgroup=method)
 

@@ -23,7 +23,8 @@ def _panels(methods: list[str], titles: list[str]) -> tuple[go.Figure, list[tupl
     rows = math.ceil(len(methods) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.05,
                         vertical_spacing=0.16)
-    fig.update_layout(height=PANEL_HEIGHT * rows + 90, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    # The top margin keeps the first row's titles below plotly's toolbar (top right).
+    fig.update_layout(height=PANEL_HEIGHT * rows + 120, margin={"l": 10, "r": 10, "t": 80, "b": 10},
                       legend={"orientation": "h", "y": -0.06, "x": 0}, clickmode="event+select",
                       dragmode=False)
     fig.update_annotations(font_size=12)  # the panel titles

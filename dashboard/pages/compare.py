@@ -15,6 +15,8 @@ from dashboard.scenario_sync import scenario_picker
 from dashboard.sidebar import current_run
 from dashboard.theme import label
 
+MAX_SEGMENTS = 12  # more fine-tuning steps than this get a slider for k
+
 INTRO = (
     "Each method meets a **new task** the same way: start from the parameters φ it learned, then "
     "take a few gradient steps on the task's few labelled examples (its *support set*). "
@@ -27,8 +29,11 @@ def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
     if st.session_state.get("k") not in steps:
         st.session_state["k"] = min(spec.config.inner_steps, steps[-1])
     left, right = st.columns([3, 2])
-    k = left.select_slider("Compare before adaptation with after k fine-tuning steps, k =", steps,
-                           key="k", bind="query-params")
+    text = "Compare before adaptation with after k fine-tuning steps, k ="
+    if len(steps) <= MAX_SEGMENTS:  # every choice visible at once
+        k = left.segmented_control(text, steps, key="k", required=True, bind="query-params")
+    else:  # a slider whose ends show the range
+        k = left.select_slider(text, steps, key="k", bind="query-params")
     metric = "loss"
     if chance_metric:
         metric = right.radio("Score", ["accuracy", "loss"], horizontal=True, key="metric",
