@@ -86,8 +86,10 @@ def _settings_sidebar() -> tuple[RunSpec | None, str | None]:
                               format_func=lambda n: FAMILIES[n].title, **BIND)
         st.caption(FAMILIES[family].description)
         family_values = _family_settings(family)
-        methods = st.multiselect("Methods", list(METHODS), list(default_methods()), key="methods",
-                                 format_func=label, **BIND)
+        # Pills show every method at once (a multiselect clipped the last chip in the sidebar).
+        methods = st.pills("Methods", list(METHODS), selection_mode="multi",
+                           default=list(default_methods()), key="methods", format_func=label,
+                           **BIND)
         st.subheader("Training and testing")
         train = _train_settings(family)
     try:

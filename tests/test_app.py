@@ -33,7 +33,7 @@ def _app() -> AppTest:
 
 def _tiny(at: AppTest, family: str = "sinusoid", methods=("maml", "pretrain")) -> AppTest:
     at.selectbox(key="family").set_value(family).run()
-    at.multiselect(key="methods").set_value(list(methods)).run()
+    at.pills(key="methods").set_value(list(methods)).run()
     for key, value in TINY.items():
         at.number_input(key=f"train.{key}").set_value(value).run()
     return at
@@ -64,7 +64,7 @@ def test_compare_page_opens_on_the_default_scenario_with_a_train_button():
     assert any(b.label == "Train" for b in at.button)
     assert at.selectbox(key="scenario").value == default.name
     assert at.selectbox(key="family").value == default.family
-    assert at.multiselect(key="methods").value == list(default.methods)
+    assert at.pills(key="methods").value == list(default.methods)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -134,7 +134,7 @@ def test_preset_fills_the_widgets():
     assert not at.exception
     assert at.selectbox(key="family").value == "clusters"
     assert at.toggle(key="clusters.consistent_labels").value is False
-    assert at.multiselect(key="methods").value == list(preset.methods)
+    assert at.pills(key="methods").value == list(preset.methods)
     assert at.number_input(key="train.iterations").value == preset.train["iterations"]
     assert at.number_input(key="train.inner_lr").value == 0.5  # the family's suggestion
     assert at.number_input(key="train.test_steps").value == preset.test_steps
@@ -152,7 +152,7 @@ def test_url_sets_the_settings():
     at.run()
     assert at.selectbox(key="family").value == "trend"
     assert at.number_input(key="train.iterations").value == 321
-    assert at.multiselect(key="methods").value == ["maml", "reptile"]
+    assert at.pills(key="methods").value == ["maml", "reptile"]
 
 
 def test_invalid_settings_explain_themselves():
@@ -165,7 +165,7 @@ def test_invalid_settings_explain_themselves():
     at.text_input(key="train.hidden").set_value("40,forty").run()
     assert "whole numbers" in at.error[0].value
     at.text_input(key="train.hidden").set_value("40,40").run()
-    at.multiselect(key="methods").set_value([]).run()
+    at.pills(key="methods").set_value([]).run()
     assert "methods must be a non-empty selection" in at.error[0].value
     assert not at.exception
 
@@ -183,7 +183,7 @@ def test_image_family_trains_and_inspects():
     """Families added later (here 8×8 digits with a conv net) work through the same pages."""
     at = _app()
     at.selectbox(key="family").set_value("digits").run()
-    at.multiselect(key="methods").set_value(["maml", "pretrain", "scratch"]).run()
+    at.pills(key="methods").set_value(["maml", "pretrain", "scratch"]).run()
     tiny = {**TINY, "iterations": 2, "test_tasks": 4, "val_tasks": 2, "checkpoints": 1,
             "test_steps": 2, "meta_batch_size": 2}
     for key, value in tiny.items():
