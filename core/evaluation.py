@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Callable, Iterable, TypeVar
 
 import torch
 from torch import Tensor
@@ -14,6 +15,7 @@ from core.models import MLP, Params, expand
 from core.tasks import TaskBatch
 
 Z95 = NormalDist().inv_cdf(0.975)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,35 @@ class FamilyLearner:
             out["accuracy"] = self.family.accuracy(pred, y)
         return out
 
+    def query_metrics(self, params: Params, tasks: TaskBatch) -> dict[str, Tensor]:
+        """Every metric on the tasks' query sets (the probe that scoring uses)."""
+        return self.metrics(params, tasks.query_x, tasks.query_y)
+
 
 def make_learner(family: TaskFamily, hidden: tuple[int, ...]) -> FamilyLearner:
     """The learner every method shares on `family`."""
     return FamilyLearner(family, family.make_model(hidden))
+
+
+Probe = Callable[[Params, TaskBatch], T]  # (adapted per-task params, tasks) -> what to record
+
+
+def adaptation_trace(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
+                     steps: Iterable[int], probe: Probe[T]) -> dict[int, T]:
+    """probe(θ, tasks) at each of `steps` while φ adapts to every task's support set at once.
+
+    The one place that adapts at test time: scoring, the Inspect page and the image predictions
+    all read the same `adapt_path`. Keys are the requested steps in increasing order.
+    """
+    wanted = set(steps)
+    path = adapt_path(learner, expand(phi, tasks.num_tasks), tasks.support_x, tasks.support_y,
+                      inner_lr, max(wanted))
+    trace = {}
+    for step, params in enumerate(path):
+        if step in wanted:
+            with torch.no_grad():
+                trace[step] = probe(params, tasks)
+    return trace
 
 
 def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
@@ -52,22 +79,18 @@ def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr:
     Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk).
     """
     chunk = chunk or learner.family.eval_chunk
-    parts = [_score_chunk(learner, phi, tasks.select(slice(i, i + chunk)), inner_lr, steps)
-             for i in range(0, tasks.num_tasks, chunk)]
+    parts = []
+    for start in range(0, tasks.num_tasks, chunk):
+        trace = adaptation_trace(learner, phi, tasks.select(slice(start, start + chunk)),
+                                 inner_lr, steps, learner.query_metrics)
+        parts.append(_by_metric(trace))
     return {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}
 
 
-def _score_chunk(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
-                 steps: tuple[int, ...]) -> dict[str, Tensor]:
-    scores: dict[str, list[Tensor]] = {}
-    start = expand(phi, tasks.num_tasks)
-    path = adapt_path(learner, start, tasks.support_x, tasks.support_y, inner_lr, steps[-1])
-    for step, params in enumerate(path):
-        if step in steps:
-            with torch.no_grad():
-                for name, value in learner.metrics(params, tasks.query_x, tasks.query_y).items():
-                    scores.setdefault(name, []).append(value)
-    return {k: torch.stack(v) for k, v in scores.items()}
+def _by_metric(trace: dict[int, dict[str, Tensor]]) -> dict[str, Tensor]:
+    """{step: {metric: (tasks,)}} -> {metric: (steps, tasks)}."""
+    first = next(iter(trace.values()))
+    return {k: torch.stack([m[k] for m in trace.values()]) for k in first}
 
 
 def higher_is_better(metric: str) -> bool:
@@ -81,6 +104,12 @@ def mean_ci(values: Tensor) -> tuple[float, float, float]:
     mean = values.double().mean().item()
     half = Z95 * values.double().std().item() / math.sqrt(n) if n > 1 else float("nan")
     return mean, mean - half, mean + half
+
+
+def gain_ci(before: Tensor, after: Tensor, metric: str) -> tuple[float, float, float]:
+    """Mean improvement of `metric` per task from `before` to `after`, with its paired 95 % CI."""
+    change = after - before
+    return mean_ci(change if higher_is_better(metric) else -change)
 
 
 def summary_rows(method: str, scores: dict[str, Tensor], steps: tuple[int, ...]) -> list[dict]:

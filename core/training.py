@@ -162,17 +162,33 @@ def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
             yield from train_method(learner, name, seeded, test_tasks, val_tasks)
 
 
-def pooled_rows(results: Sequence[MethodResult], steps: tuple[int, ...]) -> list[dict]:
-    """Summary rows per method, test tasks pooled over seeds; diverged methods get NaN rows."""
-    rows = []
+@dataclass(frozen=True)
+class Pooled:
+    """One method's test scores with the tasks of every seed side by side."""
+
+    method: str
+    scores: dict[str, Tensor]  # metric -> (len(eval_steps), test tasks of all seeds)
+    diverged: str  # why, when any seed diverged; "" otherwise
+    seconds: float  # mean training time per seed
+
+
+def pool_seeds(results: Sequence[MethodResult]) -> list[Pooled]:
+    """Per method (in order of first appearance): per-task scores concatenated over seeds."""
+    pooled = []
     for name in dict.fromkeys(r.method for r in results):
         mine = [r for r in results if r.method == name]
         scores = {k: torch.cat([r.scores[k] for r in mine], dim=1) for k in mine[0].scores}
-        diverged = next((r.diverged for r in mine if r.diverged), None)
-        for row in summary_rows(name, scores, steps):
-            if diverged:
+        diverged = next((r.diverged for r in mine if r.diverged), "")
+        pooled.append(Pooled(name, scores, diverged, sum(r.seconds for r in mine) / len(mine)))
+    return pooled
+
+
+def pooled_rows(results: Sequence[MethodResult], steps: tuple[int, ...]) -> list[dict]:
+    """Summary rows per method, test tasks pooled over seeds; diverged methods get NaN rows."""
+    rows = []
+    for p in pool_seeds(results):
+        for row in summary_rows(p.method, p.scores, steps):
+            if p.diverged:
                 row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
-            row["diverged"] = diverged or ""
-            row["train_seconds"] = sum(r.seconds for r in mine) / len(mine)
-            rows.append(row)
+            rows.append({**row, "diverged": p.diverged, "train_seconds": p.seconds})
     return rows

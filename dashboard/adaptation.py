@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 
-from core.algorithms import adapt_path
-from core.evaluation import FamilyLearner
+from core.evaluation import FamilyLearner, Probe, adaptation_trace
 from core.families.base import TaskFamily
-from core.models import Params, expand
+from core.models import Params
 from core.tasks import TaskBatch, generator
 
 GRID_POINTS = 200  # regression curve resolution
@@ -72,6 +72,11 @@ def same_points(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return a.shape == b.shape and bool(np.allclose(a.to_numpy(float), b.to_numpy(float)))
 
 
+def shows_images(family: TaskFamily) -> bool:
+    """Whether the family's inputs are images (channels, height, width)."""
+    return len(family.input_shape) == 3
+
+
 @dataclass
 class Adaptation:
     """Each method's predictions and query scores after 0…S steps on one task."""
@@ -80,6 +85,15 @@ class Adaptation:
     curves: pd.DataFrame | None = None  # regression: method, step, x, y
     regions: dict[str, np.ndarray] | None = None  # classification: method -> (steps, ny, nx)
     axes: tuple[np.ndarray, ...] = ()  # the grid: (x,) or (x1, x2)
+    predictions: pd.DataFrame | None = None  # images: method, step, query (index), predicted
+
+
+class Seen(NamedTuple):
+    """What the Inspect page records of one method at one step (one task)."""
+
+    metrics: dict[str, float]  # this task's query metrics
+    grid: np.ndarray | None  # predictions on the drawing grid (grid points, outputs)
+    labels: np.ndarray | None  # image families: predicted label of every query image
 
 
 def _grid(family: TaskFamily, task: TaskBatch, kind: str) -> tuple[np.ndarray, ...]:
@@ -100,32 +114,63 @@ def _grid_inputs(axes: tuple[np.ndarray, ...]) -> torch.Tensor:
     return torch.tensor(np.stack([xx.ravel(), yy.ravel()], -1)).unsqueeze(0)
 
 
+def _probe(learner: FamilyLearner, grid: torch.Tensor | None, images: bool) -> Probe[Seen]:
+    """The Inspect page's probe for `adaptation_trace`: query metrics, grid outputs, labels."""
+    def probe(params: Params, task: TaskBatch) -> Seen:
+        metrics = {k: float(v[0]) for k, v in learner.query_metrics(params, task).items()}
+        outputs = learner.predict(params, grid)[0].numpy() if grid is not None else None
+        labels = learner.predict(params, task.query_x)[0].argmax(-1).numpy() if images else None
+        return Seen(metrics, outputs, labels)
+    return probe
+
+
+Traces = dict[str, dict[int, Seen]]  # method -> step -> what was seen
+
+
 def adapt_all(learner: FamilyLearner, trained: dict[str, Params], task: TaskBatch,
               inner_lr: float, steps: int) -> Adaptation:
-    """Adapt each method's φ on the task's support set with the lab's one `adapt_path`."""
+    """Each method's φ adapted on the task's support set by core's `adaptation_trace`."""
     kind = drawable(learner.family)
     axes = _grid(learner.family, task, kind) if kind else ()
-    inputs = _grid_inputs(axes) if kind else None
-    scores, curves, regions = [], [], {}
+    probe = _probe(learner, _grid_inputs(axes) if kind else None, shows_images(learner.family))
     steps = steps if task.support_x.shape[1] else 0  # nothing to adapt to: show φ itself
-    for method, phi in trained.items():
-        path = adapt_path(learner, expand(phi, 1), task.support_x, task.support_y, inner_lr, steps)
-        maps = []
-        for step, params in enumerate(path):
-            with torch.no_grad():
-                for metric, value in learner.metrics(params, task.query_x, task.query_y).items():
-                    scores.append({"method": method, "step": step, "metric": metric,
-                                   "value": float(value[0])})
-                pred = learner.predict(params, inputs)[0] if kind else None  # (grid, outputs)
-                if kind == "curve":
-                    curves.append(pd.DataFrame({"method": method, "step": step, "x": axes[0],
-                                                "y": pred[:, 0].numpy()}))
-                elif kind == "regions":
-                    maps.append(pred.argmax(-1).view(len(axes[1]), len(axes[0])).numpy())
-        if maps:
-            regions[method] = np.stack(maps)
-    return Adaptation(pd.DataFrame(scores), pd.concat(curves) if curves else None,
-                      regions or None, axes)
+    traces = {method: adaptation_trace(learner, phi, task, inner_lr, range(steps + 1), probe)
+              for method, phi in trained.items()}
+    scores = pd.DataFrame([{"method": method, "step": step, "metric": metric, "value": value}
+                           for method, trace in traces.items() for step, seen in trace.items()
+                           for metric, value in seen.metrics.items()])
+    return Adaptation(scores, _curves(traces, axes) if kind == "curve" else None,
+                      _regions(traces, axes) if kind == "regions" else None, axes,
+                      _predictions(traces) if shows_images(learner.family) else None)
+
+
+def _curves(traces: Traces, axes: tuple[np.ndarray, ...]) -> pd.DataFrame | None:
+    frames = [pd.DataFrame({"method": method, "step": step, "x": axes[0], "y": seen.grid[:, 0]})
+              for method, trace in traces.items() for step, seen in trace.items()]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _regions(traces: Traces, axes: tuple[np.ndarray, ...]) -> dict[str, np.ndarray] | None:
+    shape = (len(axes[1]), len(axes[0]))
+    regions = {method: np.stack([seen.grid.argmax(-1).reshape(shape) for seen in trace.values()])
+               for method, trace in traces.items()}
+    return regions or None
+
+
+def _predictions(traces: Traces) -> pd.DataFrame:
+    frames = [pd.DataFrame({"method": method, "step": step, "query": np.arange(len(seen.labels)),
+                            "predicted": seen.labels})
+              for method, trace in traces.items() for step, seen in trace.items()]
+    columns = ["method", "step", "query", "predicted"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def task_images(task: TaskBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A one-task batch as plain arrays: support images (n, H, W) and labels, query likewise."""
+    def images(x):
+        return x[0, :, 0].double().numpy()
+    return (images(task.support_x), task.support_y[0].numpy(), images(task.query_x),
+            task.query_y[0].numpy())
 
 
 def truth_frame(family: TaskFamily, task: TaskBatch, x: np.ndarray) -> pd.DataFrame:

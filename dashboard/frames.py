@@ -1,13 +1,13 @@
 """Training results as tidy pandas DataFrames: the one input every figure and sentence reads."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import pandas as pd
-import torch
 
-from core.evaluation import higher_is_better, mean_ci
-from core.training import MethodResult, pooled_rows
+from core.evaluation import gain_ci, higher_is_better
+from core.training import MethodResult, pool_seeds, pooled_rows
 from dashboard.theme import label
 
 SUMMARY_COLUMNS = ["method", "label", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks",
@@ -28,15 +28,12 @@ def gain_frame(results: Sequence[MethodResult], steps: tuple[int, ...], metric: 
     """Improvement from step 0 to step k per method, with a paired 95 % CI over test tasks."""
     rows = []
     before, after = steps.index(0), steps.index(k)
-    for method in dict.fromkeys(r.method for r in results):
-        mine = [r for r in results if r.method == method]
-        diverged = next((r.diverged for r in mine if r.diverged), "")
-        table = torch.cat([r.scores[metric] for r in mine], dim=1)  # (steps, tasks of all seeds)
-        change = table[after] - table[before]
-        gain = change if higher_is_better(metric) else -change
-        mean, low, high = (float("nan"),) * 3 if diverged else mean_ci(gain)
-        rows.append({"method": method, "label": label(method), "metric": metric, "k": k,
-                     "gain": mean, "ci_low": low, "ci_high": high, "diverged": diverged})
+    for p in pool_seeds(results):
+        table = p.scores[metric]  # (steps, tasks of all seeds)
+        mean, low, high = ((math.nan,) * 3 if p.diverged else
+                           gain_ci(table[before], table[after], metric))
+        rows.append({"method": p.method, "label": label(p.method), "metric": metric, "k": k,
+                     "gain": mean, "ci_low": low, "ci_high": high, "diverged": p.diverged})
     return pd.DataFrame(rows)
 
 

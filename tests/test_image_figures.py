@@ -6,8 +6,8 @@ import torch
 from core.evaluation import make_learner
 from core.families import make_family
 from core.tasks import generator
-from dashboard.figures.images import (RIGHT, WRONG, image_predictions, image_task_figure,
-                                      task_images)
+from dashboard.adaptation import adapt_all, task_images
+from dashboard.figures.images import RIGHT, WRONG, image_task_figure
 
 WAYS, SHOTS, QUERY = 3, 2, 4
 
@@ -78,7 +78,7 @@ def test_image_predictions_follow_the_shared_adaptation():
     family, task = digits_task()
     learner = make_learner(family, (1,))
     phi = learner.model.init(generator(0, "init"))
-    frame = image_predictions(learner, {"scratch": phi}, task, inner_lr=0.4, steps=2)
+    frame = adapt_all(learner, {"scratch": phi}, task, inner_lr=0.4, steps=2).predictions
     assert list(frame.columns) == ["method", "step", "query", "predicted"]
     assert len(frame) == 3 * WAYS * QUERY and set(frame.step) == {0, 1, 2}
     with torch.no_grad():

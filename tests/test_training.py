@@ -7,7 +7,8 @@ import torch
 from core.config import TrainConfig
 from core.families import make_family
 from core.settings import SettingError
-from core.training import MethodResult, Progress, compare, pooled_rows
+from core.evaluation import gain_ci, mean_ci
+from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows
 
 METHODS = ["maml", "fomaml", "reptile", "pretrain", "scratch"]
 
@@ -50,6 +51,20 @@ def test_divergence_is_reported_and_other_methods_finish():
     assert maml.diverged and "diverged" in maml.diverged
     rows = pooled_rows(results, cfg.eval_steps)
     assert all(math.isnan(r["mean"]) and r["diverged"] for r in rows if r["method"] == "maml")
+
+
+def test_pooling_puts_every_seed_s_tasks_side_by_side():
+    a = MethodResult("maml", 0, {}, 2.0, {"loss": torch.tensor([[1.0, 2.0], [0.5, 1.0]])})
+    b = MethodResult("maml", 1, {}, 4.0, {"loss": torch.tensor([[3.0], [1.0]])}, diverged="boom")
+    c = MethodResult("scratch", 0, {}, 0.0, {"loss": torch.tensor([[1.0, 1.0], [1.0, 1.0]])})
+    maml, scratch = pool_seeds([a, c, b])
+    assert maml.method == "maml" and maml.diverged == "boom" and maml.seconds == 3.0
+    assert torch.equal(maml.scores["loss"], torch.tensor([[1.0, 2.0, 3.0], [0.5, 1.0, 1.0]]))
+    assert scratch.diverged == "" and scratch.scores["loss"].shape == (2, 2)
+    # The gain is paired per task: its CI is that of the per-task differences.
+    before, after = maml.scores["loss"]
+    assert gain_ci(before, after, "loss") == mean_ci(before - after)
+    assert gain_ci(before, after, "accuracy")[0] == -gain_ci(before, after, "loss")[0]
 
 
 def test_test_time_divergence_is_reported_too():

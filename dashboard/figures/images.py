@@ -9,42 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
-from core.algorithms import adapt_path
-from core.evaluation import FamilyLearner
-from core.models import Params, expand
-from core.tasks import TaskBatch
 from dashboard.theme import label, steps_text
 
 RIGHT, WRONG, NEUTRAL = (0, 158, 115), (213, 94, 0), (200, 200, 200)  # Okabe–Ito green, vermillion
 ROW_HEIGHT = 170
-
-
-def task_images(task: TaskBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A one-task batch as plain arrays: support images (n, H, W) and labels, query likewise."""
-    def images(x):
-        return x[0, :, 0].double().numpy()
-    return (images(task.support_x), task.support_y[0].numpy(), images(task.query_x),
-            task.query_y[0].numpy())
-
-
-def image_predictions(learner: FamilyLearner, trained: dict[str, Params], task: TaskBatch,
-                      inner_lr: float, steps: int) -> pd.DataFrame:
-    """Predicted label of every query image per method and step 0…`steps`, adapted with `adapt_path`.
-
-    Columns: method, step, query (index into the task's query images), predicted.
-    """
-    rows = []
-    for method, phi in trained.items():
-        path = adapt_path(learner, expand(phi, 1), task.support_x, task.support_y, inner_lr, steps)
-        for step, params in enumerate(path):
-            with torch.no_grad():
-                predicted = learner.predict(params, task.query_x)[0].argmax(-1).numpy()
-            rows.append(pd.DataFrame({"method": method, "step": step,
-                                      "query": np.arange(len(predicted)), "predicted": predicted}))
-    return pd.concat(rows, ignore_index=True)
 
 
 def _tile(image: np.ndarray, frame: tuple[int, int, int], border: int) -> np.ndarray:

@@ -153,11 +153,11 @@ def _editable(family: TaskFamily, task: TaskBatch, task_id: tuple, result_for, s
     _task_curve(result, family)
 
 
-def _images(learner, trained: dict, task: TaskBatch, inner_lr: float, step: int) -> None:
+def _images(result: adaptation.Adaptation, task: TaskBatch, step: int) -> None:
     """Image families: the support images by class and each method's query predictions."""
-    from dashboard.figures.images import image_predictions, image_task_figure, task_images
-    predictions = image_predictions(learner, trained, task, inner_lr, step)
-    st.plotly_chart(image_task_figure(*task_images(task), predictions, step), key="chart-images")
+    from dashboard.figures.images import image_task_figure
+    fig = image_task_figure(*adaptation.task_images(task), result.predictions, step)
+    st.plotly_chart(fig, key="chart-images")
 
 
 def _task_curve(result: adaptation.Adaptation, family: TaskFamily) -> None:
@@ -187,9 +187,10 @@ def main() -> None:
 
     if adaptation.drawable(family):
         _editable(family, task, task_id, result_for, step)
-    elif len(family.input_shape) == 3:  # (channels, height, width)
-        _images(learner, trained, task, cfg.inner_lr, step)
-        _task_curve(result_for(task), family)
+    elif adaptation.shows_images(family):
+        result = result_for(task)
+        _images(result, task, step)
+        _task_curve(result, family)
     else:
         st.info("This family's inputs cannot be drawn; here is how each method's score on this "
                 "task changes with fine-tuning.")
