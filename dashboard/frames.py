@@ -5,6 +5,7 @@ import math
 from typing import Sequence
 
 import pandas as pd
+import torch
 
 from core.evaluation import gain_ci, higher_is_better
 from core.training import MethodResult, pool_seeds, pooled_rows
@@ -35,6 +36,21 @@ def gain_frame(results: Sequence[MethodResult], steps: tuple[int, ...], metric: 
         rows.append({"method": p.method, "label": label(p.method), "metric": metric, "k": k,
                      "gain": mean, "ci_low": low, "ci_high": high, "diverged": p.diverged})
     return pd.DataFrame(rows)
+
+
+def typical_task(results: Sequence[MethodResult], seed: int, steps: tuple[int, ...],
+                 k: int) -> int:
+    """The test task of `seed` whose gain from step 0 to step k, averaged over the methods
+    that finished, is the median one: a representative task to inspect, not task #0."""
+    mine = [r for r in results if r.seed == seed and not r.diverged]
+    if not mine:
+        return 0
+    metric = "accuracy" if "accuracy" in mine[0].scores else "loss"
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    before, after = steps.index(0), steps.index(k)
+    gains = torch.stack([sign * (r.scores[metric][after] - r.scores[metric][before])
+                         for r in mine]).mean(0)
+    return int(gains.argsort()[len(gains) // 2])
 
 
 def history_frame(results: Sequence[MethodResult]) -> pd.DataFrame:

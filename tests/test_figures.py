@@ -198,3 +198,17 @@ def test_classification_inspection_draws_regions_and_cleans_labels():
         task, support.iloc[0:0], family), inner_lr=0.5, steps=2)
     assert set(empty.scores.step) == {0}  # no points: nothing to adapt to
 
+
+
+def test_typical_task_is_the_median_gain_over_methods_not_task_zero():
+    # loss at steps (0, 1) for 5 tasks; gains (step 0 − step 1) averaged over two methods are
+    # 4, 0, 2, 1, 3 → the median gain 2 is task 2.
+    a = torch.tensor([[5.0, 1.0, 3.0, 2.0, 4.0], [1.0, 1.0, 1.0, 1.0, 1.0]])
+    b = torch.tensor([[5.0, 1.0, 3.0, 2.0, 4.0], [1.0, 1.0, 1.0, 1.0, 1.0]])
+    results = [MethodResult("maml", 0, {}, 0.0, {"loss": a}),
+               MethodResult("pretrain", 0, {}, 0.0, {"loss": b}),
+               MethodResult("reptile", 1, {}, 0.0, {"loss": -a})]  # another seed: ignored
+    assert frames.typical_task(results, 0, (0, 1), 1) == 2
+    flipped = [MethodResult("maml", 0, {}, 0.0, {"loss": -a})]  # every gain's sign reversed
+    assert frames.typical_task(flipped, 0, (0, 1), 1) == 2  # still the median
+    assert frames.typical_task([], 0, (0, 1), 1) == 0

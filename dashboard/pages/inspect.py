@@ -6,11 +6,12 @@ import streamlit as st
 
 from core.evaluation import make_learner
 from core.families.base import TaskFamily
+from core.runspec import RunSpec
 from core.tasks import TaskBatch
-from dashboard import adaptation, state
+from core.training import MethodResult
+from dashboard import adaptation, frames, state
 from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                        task_curve_figure)
-from core.runspec import RunSpec
 from dashboard.sidebar import current_run
 from dashboard.theme import class_color
 
@@ -23,7 +24,8 @@ INTRO = (
 HELD_OUT, NEW = "a held-out test task", "a new task from a seed"
 
 
-def _pick_task(spec: RunSpec, family: TaskFamily) -> tuple[TaskBatch, int, tuple]:
+def _pick_task(spec: RunSpec, family: TaskFamily, results: list[MethodResult]
+               ) -> tuple[TaskBatch, int, tuple]:
     _clamp("task_index", spec.config.test_tasks - 1)
     if st.session_state.get("inspect_seed") not in spec.seeds:
         st.session_state["inspect_seed"] = spec.seeds[0]
@@ -32,8 +34,12 @@ def _pick_task(spec: RunSpec, family: TaskFamily) -> tuple[TaskBatch, int, tuple
     seed = middle.selectbox("trained with seed", spec.seeds, key="inspect_seed",
                             help="the methods trained with this seed; its test tasks")
     if source == HELD_OUT:
-        index = right.number_input("test task number", 0, spec.config.test_tasks - 1, 0,
-                                   key="task_index", bind="query-params")
+        typical = frames.typical_task(results, seed, spec.config.eval_steps,
+                                      min(spec.config.inner_steps, spec.config.max_eval_step))
+        index = right.number_input("test task number", 0, spec.config.test_tasks - 1, typical,
+                                   key="task_index", bind="query-params",
+                                   help=f"task {typical} is a typical one: its gain from "
+                                        "adaptation, averaged over the methods, is the median")
         task = adaptation.held_out_task(family, seed, spec.config.test_tasks, index)
     else:
         index = right.number_input("task seed", 0, 2**31 - 1, 0, key="task_seed",
@@ -174,7 +180,7 @@ def main() -> None:
     if results is None:
         return
     family, cfg = spec.make_family(), spec.config
-    task, seed, task_id = _pick_task(spec, family)
+    task, seed, task_id = _pick_task(spec, family, results)
     trained = {r.method: r.params for r in results if r.seed == seed and not r.diverged}
     _clamp("inspect_step", cfg.max_eval_step)
     step = st.slider("fine-tuning steps taken on the support set", 0, cfg.max_eval_step,
