@@ -47,7 +47,7 @@ def _add_setting(group: argparse._ArgumentGroup, spec: Spec, default: Any) -> No
     elif spec.kind == "choice":
         kwargs["choices"] = spec.choices
     else:
-        kwargs["type"] = {"int": int, "float": float, "text": str}[spec.kind]
+        kwargs["type"] = {"int": int, "float": float, "text": str, "path": str}[spec.kind]
     group.add_argument(flag, **kwargs)
 
 
@@ -103,6 +103,13 @@ def _configs(args: argparse.Namespace):
     cfg = TrainConfig(**pick(TrainConfig), seed=args.seed[0])
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     return family, cfg, methods
+
+
+def _print_download(done: int, total: int) -> None:
+    """Download progress on stderr (stdout keeps the results table)."""
+    of = f" of {total / 1e6:.1f}" if total else ""
+    end = "\n" if total and done >= total else ""
+    print(f"\rdownloading data: {done / 1e6:.1f}{of} MB", end=end, file=sys.stderr, flush=True)
 
 
 def _print_event(event: object, every: int) -> None:
@@ -176,6 +183,7 @@ def run_compare(argv: Sequence[str]) -> int:
     args = _compare_parser(family_name, scenario).parse_args(argv)
     torch.set_num_threads(args.threads)
     family, cfg, methods = _configs(args)
+    family.load(progress=None if args.quiet else _print_download)
     every = max(1, cfg.iterations // 10)
     results = []
     for event in compare(family, methods, cfg, args.seed):

@@ -11,12 +11,18 @@ class SettingError(ValueError):
     """A setting outside its allowed range; the message names the setting and the range."""
 
 
+# What a setting holds. "range" is a (low, high) pair of floats, "ints" a tuple of integers,
+# "path" a folder on this machine: text the CLI accepts, but a hosted app must never take
+# from a visitor (see `without_paths`).
+KINDS = ("int", "float", "bool", "choice", "range", "ints", "text", "path")
+
+
 @dataclass(frozen=True)
 class Spec:
     """What one setting accepts; built from a dataclass field's metadata."""
 
     name: str
-    kind: str  # "int" | "float" | "bool" | "choice" | "range" | "ints" | "text"
+    kind: str  # one of KINDS
     default: Any
     help: str
     low: float | None = None
@@ -31,9 +37,17 @@ class Spec:
             return "true or false"
         if self.kind == "text":
             return "any text"
+        if self.kind == "path":
+            return "a folder on this machine"
         low = "-inf" if self.low is None else _fmt(self.low)
         high = "inf" if self.high is None else _fmt(self.high)
         return f"[{low}, {high}]"
+
+
+def excerpt(value: Any, limit: int = 60) -> str:
+    """`value` as repr, cut to `limit` characters: messages never echo a long input whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _fmt(value: float) -> str:
@@ -41,28 +55,29 @@ def _fmt(value: float) -> str:
 
 
 def setting(default: Any, help: str, low: float | None = None, high: float | None = None,
-            choices: tuple[str, ...] = ()) -> Any:
-    """A dataclass field that carries its help text and allowed range."""
-    meta = {"help": help, "low": low, "high": high, "choices": choices}
-    return field(default=default, metadata=meta)
+            choices: tuple[str, ...] = (), *, kind: str) -> Any:
+    """A dataclass field that carries its kind, help text and allowed range."""
+    if kind not in KINDS:
+        raise ValueError(f"setting kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if (kind == "choice") != bool(choices):
+        raise ValueError("choices are given exactly for kind 'choice'")
+    meta = {"kind": kind, "help": help, "low": low, "high": high, "choices": choices}
+    return field(default=_as_kind(kind, default), metadata=meta)
 
 
-def _kind(default: Any, choices: tuple[str, ...]) -> str:
-    if choices:
-        return "choice"
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, str):
-        return "text"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float):
-        return "float"
-    if isinstance(default, tuple) and all(isinstance(v, int) for v in default):
-        return "ints"
-    if isinstance(default, tuple) and len(default) == 2:
-        return "range"
-    raise TypeError(f"unsupported setting default {default!r}")
+def _as_kind(kind: str, value: Any) -> Any:
+    """Lists as tuples, and ints as floats where the kind holds floats (a range written (0, 5))."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if kind == "float":
+        return _float(value)
+    if kind == "range" and isinstance(value, tuple):
+        return tuple(_float(v) for v in value)
+    return value
+
+
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def specs(config: Any) -> list[Spec]:
@@ -72,8 +87,8 @@ def specs(config: Any) -> list[Spec]:
         if "help" not in f.metadata:
             continue
         m = f.metadata
-        out.append(Spec(f.name, _kind(f.default, m["choices"]), f.default, m["help"],
-                        m["low"], m["high"], m["choices"]))
+        out.append(Spec(f.name, m["kind"], f.default, m["help"], m["low"], m["high"],
+                        m["choices"]))
     return out
 
 
@@ -86,30 +101,32 @@ def _check_number(spec: Spec, value: Any, integer: bool) -> None:
     wanted = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not _in_range(value, spec):
-        raise SettingError(f"{spec.name} must be {wanted} in {spec.describe_range()} (got {value!r})")
+        raise SettingError(f"{spec.name} must be {wanted} in {spec.describe_range()} "
+                           f"(got {excerpt(value)})")
 
 
 def _check(spec: Spec, value: Any) -> None:
     if spec.kind in ("int", "float"):
         _check_number(spec, value, spec.kind == "int")
     elif spec.kind == "bool" and not isinstance(value, bool):
-        raise SettingError(f"{spec.name} must be true or false (got {value!r})")
-    elif spec.kind == "text" and not isinstance(value, str):
-        raise SettingError(f"{spec.name} must be text (got {value!r})")
+        raise SettingError(f"{spec.name} must be true or false (got {excerpt(value)})")
+    elif spec.kind in ("text", "path") and not isinstance(value, str):
+        raise SettingError(f"{spec.name} must be text (got {excerpt(value)})")
     elif spec.kind == "choice" and value not in spec.choices:
-        raise SettingError(f"{spec.name} must be {spec.describe_range()} (got {value!r})")
+        raise SettingError(f"{spec.name} must be {spec.describe_range()} (got {excerpt(value)})")
     elif spec.kind == "range":
         _check_range(spec, value)
     elif spec.kind == "ints":
         if not isinstance(value, tuple) or not value:
-            raise SettingError(f"{spec.name} must be a non-empty list of integers (got {value!r})")
+            raise SettingError(f"{spec.name} must be a non-empty list of integers "
+                               f"(got {excerpt(value)})")
         for v in value:
             _check_number(spec, v, integer=True)
 
 
 def _check_range(spec: Spec, value: Any) -> None:
     if not (isinstance(value, tuple) and len(value) == 2):
-        raise SettingError(f"{spec.name} must be a pair LOW HIGH (got {value!r})")
+        raise SettingError(f"{spec.name} must be a pair LOW HIGH (got {excerpt(value)})")
     low, high = value
     for v in value:
         _check_number(spec, v, integer=False)
@@ -126,15 +143,14 @@ def validate(config: Any) -> None:
 def normalise(config: Any) -> None:
     """Coerce lists to tuples and ints to floats where the spec wants them (frozen-safe)."""
     for spec in specs(config):
-        value = getattr(config, spec.name)
-        if isinstance(value, list):
-            value = tuple(value)
-        if spec.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if spec.kind == "range" and isinstance(value, tuple):
-            value = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                          for v in value)
-        object.__setattr__(config, spec.name, value)
+        object.__setattr__(config, spec.name, _as_kind(spec.kind, getattr(config, spec.name)))
+
+
+def without_paths(config: Any) -> Any:
+    """A copy of `config` with every "path" setting at its default: what a hosted app runs, so
+    that no visitor's value names a folder of the server."""
+    paths = {s.name: s.default for s in specs(config) if s.kind == "path"}
+    return dataclasses.replace(config, **paths) if paths else config
 
 
 @dataclass(frozen=True)

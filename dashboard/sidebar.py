@@ -106,4 +106,6 @@ def build_spec(family: str, family_values: dict[str, Any], methods: list[str],
                      else family_values[s.name] for s in specs(FAMILIES[family])}
     train = {**train, "hidden": parse_ints(train["hidden"], "hidden layer widths")}
     test_steps, seed, n_seeds = train.pop("test_steps"), train.pop("seed"), train.pop("n_seeds")
-    return run_spec(family, family_values, tuple(methods), train, test_steps, n_seeds, seed)
+    spec = run_spec(family, family_values, tuple(methods), train, test_steps, n_seeds, seed)
+    spec.make_family().load()  # a missing data set, or a setting the data cannot meet: say so here
+    return spec

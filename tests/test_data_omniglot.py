@@ -15,7 +15,8 @@ from PIL import Image
 
 from core.data import omniglot
 from core.data.omniglot import (DatasetUnavailable, default_cache_dir, download_omniglot,
-                                load_omniglot, load_omniglot_archives, split_alphabets,
+                                load_cached_omniglot, load_omniglot, load_omniglot_archives,
+                                split_alphabets,
                                 split_by_alphabet)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
@@ -30,6 +31,14 @@ def fresh_caches():
     """Forget decoded data between tests, so each one exercises its own reading path."""
     omniglot._load_archives.cache_clear()
     omniglot._load_root.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh user cache per test, outside the test's data folder (tmp_path)."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("META_LAB_CACHE", str(cache))
+    return cache
 
 
 def write_tree(root: Path, characters: dict[tuple[str, str], int], corner: str = "top") -> None:
@@ -122,10 +131,13 @@ def test_split_alphabets_is_disjoint_and_checks_names():
         split_alphabets(names, test=["A", "B"], validation=["C", "D"])
 
 
-def test_load_omniglot_caches_an_npz_beside_the_data(tmp_path, monkeypatch):
+def test_load_omniglot_caches_an_npz_in_the_user_cache_only(tmp_path, monkeypatch, user_cache):
     write_tree(tmp_path / "images_background", MINI)
+    before = snapshot(tmp_path)
     first = load_omniglot(tmp_path, image_size=6)
-    assert (tmp_path / "omniglot_6px.npz").is_file()
+    assert snapshot(tmp_path) == before  # nothing written beside the data
+    npz = omniglot.decoded_cache_path(tmp_path.resolve(), 6)
+    assert npz.is_file() and npz.is_relative_to(user_cache)
     omniglot._load_archives.cache_clear()
     omniglot._load_root.cache_clear()
     monkeypatch.setattr(omniglot, "_decode", None)  # a second start must not decode any PNG
@@ -133,6 +145,13 @@ def test_load_omniglot_caches_an_npz_beside_the_data(tmp_path, monkeypatch):
     assert np.array_equal(first.images, second.images)
     assert (first.alphabets, first.characters) == (second.alphabets, second.characters)
     assert load_omniglot(tmp_path, image_size=6) is second  # and the memory cache answers
+
+
+def test_each_data_folder_has_its_own_npz(tmp_path):
+    write_tree(tmp_path / "a" / "images_background", MINI)
+    write_tree(tmp_path / "b" / "images_background", {("Gamma", "character01"): 2})
+    assert load_omniglot(tmp_path / "a", image_size=6).num_classes == 3
+    assert load_omniglot(tmp_path / "b", image_size=6).num_classes == 1
 
 
 def test_a_stale_npz_is_rebuilt(tmp_path):
@@ -145,13 +164,15 @@ def test_a_stale_npz_is_rebuilt(tmp_path):
 
 def test_a_corrupt_npz_is_rebuilt(tmp_path):
     write_tree(tmp_path / "images_background", MINI)
-    (tmp_path / "omniglot_6px.npz").write_bytes(b"not an npz")
+    npz = omniglot.decoded_cache_path(tmp_path.resolve(), 6)
+    npz.parent.mkdir(parents=True)
+    npz.write_bytes(b"not an npz")
     assert load_omniglot(tmp_path, image_size=6).num_classes == 3
-    with np.load(tmp_path / "omniglot_6px.npz") as cached:
+    with np.load(npz) as cached:
         assert cached["ink"].shape == (3, 2, 6, 6)
 
 
-def test_an_unwritable_npz_only_warns(tmp_path, monkeypatch):
+def test_an_unwritable_npz_only_warns(tmp_path, monkeypatch, user_cache):
     write_tree(tmp_path / "images_background", MINI)
 
     def full_disk(*args, **kwargs):
@@ -160,12 +181,54 @@ def test_an_unwritable_npz_only_warns(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "savez_compressed", full_disk)
     with pytest.warns(UserWarning, match="could not cache"):
         assert load_omniglot(tmp_path, image_size=6).num_classes == 3
-    assert [p.name for p in tmp_path.iterdir()] == ["images_background"]  # no .part file left
+    assert [p.name for p in tmp_path.iterdir()] == ["images_background"]
+    assert not [p for p in user_cache.rglob("*") if p.is_file()]  # no .part file left
 
 
 def test_missing_data_dir_is_unavailable(tmp_path):
     with pytest.raises(DatasetUnavailable, match="is not a folder"):
         load_omniglot(tmp_path / "nowhere")
+
+
+def one_sentence(message: str) -> bool:
+    """A short message of one sentence: no line breaks, one full stop, at its end."""
+    return "\n" not in message and len(message) < 400 and message.count(". ") == 0
+
+
+@pytest.mark.parametrize("folder", ["/", "/proc", "/usr", "/tmp"])
+def test_a_folder_that_is_not_omniglot_costs_one_listing(folder, monkeypatch):
+    """A system folder as data_dir: one sentence after listing it once, never a walk."""
+    listed = []
+    scandir = omniglot.os.scandir
+    monkeypatch.setattr(omniglot.os, "scandir", lambda path: listed.append(path) or scandir(path))
+    with pytest.raises(DatasetUnavailable) as error:
+        load_omniglot(folder)
+    assert listed == [Path(folder)]
+    assert one_sentence(str(error.value)) and "holds no Omniglot zips or images_* folders" in str(
+        error.value)
+
+
+def test_a_wrong_images_folder_stops_at_the_file_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(omniglot, "MAX_ENTRIES", 10)
+    for i in range(4):
+        write_tree(tmp_path / "images_big" / f"alphabet{i}", {(f"a{i}", "c"): 3})
+    with pytest.raises(DatasetUnavailable, match="more than 10 files") as error:
+        load_omniglot(tmp_path)
+    assert one_sentence(str(error.value))
+
+
+def test_only_the_fixed_depth_layout_is_read(tmp_path):
+    write_tree(tmp_path / "images_background" / "deeper", MINI)  # one level too deep
+    (tmp_path / "images_background" / "loose.png").write_bytes(b"x")  # too shallow
+    with pytest.raises(DatasetUnavailable, match="No Omniglot drawings"):
+        load_omniglot(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "a\0b"])
+def test_a_bad_data_dir_is_quoted_short(tmp_path, name):
+    with pytest.raises(DatasetUnavailable, match="is not a folder") as error:
+        load_omniglot(str(tmp_path / name))
+    assert one_sentence(str(error.value)) and len(str(error.value)) < 300
 
 
 # --- the shared "background small" zips ---------------------------------------------------------
@@ -269,6 +332,26 @@ def test_load_omniglot_uses_the_user_cache(server, tmp_path, monkeypatch):
         load_omniglot(download=False)
     download_omniglot(default_cache_dir(), None, url, official_like(served, tmp_path / "work"))
     assert load_omniglot(image_size=5, download=False).num_classes == 3
+    assert load_cached_omniglot(image_size=5).num_classes == 3
+
+
+def test_the_cache_loader_names_no_folder_and_downloads_only_when_allowed(server, tmp_path,
+                                                                          monkeypatch):
+    _, url = server  # serves nothing: every archive is a 404
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("META_LAB_CACHE", str(cache))
+    fetched = []
+    monkeypatch.setattr(omniglot, "download_omniglot", lambda root, progress: fetched.append(
+        root) or download_omniglot(root, progress, url))
+    with pytest.raises(DatasetUnavailable) as off:
+        load_cached_omniglot(download=False)
+    assert fetched == [] and not cache.exists()
+    with pytest.raises(DatasetUnavailable, match="404") as failed:
+        load_cached_omniglot(download=True)
+    assert fetched == [cache / "omniglot"]
+    for message in (str(off.value), str(failed.value)):
+        assert one_sentence(message) and str(tmp_path) not in message and "/" not in message.split(
+            "(")[0]
 
 
 def test_checksum_mismatch_leaves_the_cache_untouched(server, tmp_path):

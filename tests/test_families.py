@@ -1,11 +1,14 @@
 """Task families: shapes, determinism, held-out splits and clear errors for bad settings."""
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import pytest
 import torch
 
 from core.families import FAMILIES, make_family
-from core.settings import SettingError
+from core.families.base import FunctionRegression
+from core.settings import KINDS, SettingError, Validated, setting, specs, without_paths
 from core.tasks import generator
 
 
@@ -62,3 +65,62 @@ def test_unknown_family_lists_the_known_ones():
 def test_every_family_describes_itself():
     for cls in FAMILIES.values():
         assert cls.title and cls.description and cls.kind in ("regression", "classification")
+
+
+# --- settings: explicit kinds -------------------------------------------------------------------
+
+def test_every_setting_states_its_kind():
+    from core.config import TrainConfig
+    for cls in [TrainConfig, *FAMILIES.values()]:
+        for f in dataclasses.fields(cls):
+            if "help" in f.metadata:
+                assert f.metadata["kind"] in KINDS, (cls.__name__, f.name)
+    with pytest.raises(TypeError, match="kind"):
+        setting(1, "a setting without a kind")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        setting(1, "an unknown kind", kind="number")
+
+
+@dataclass(frozen=True)
+class Ranged(Validated):
+    span: tuple = setting((0, 5), "a range written with integers", -10, 10, kind="range")
+    scale: float = setting(2, "a float written as an integer", 0, 10, kind="float")
+    folder: str = setting("", "a folder", kind="path")
+
+
+def test_a_range_written_with_integers_stays_float():
+    spec = {s.name: s for s in specs(Ranged)}
+    assert spec["span"].kind == "range" and spec["span"].default == (0.0, 5.0)
+    assert all(isinstance(v, float) for v in spec["span"].default)
+    assert isinstance(spec["scale"].default, float)
+    value = Ranged(span=(1, 3), scale=4)
+    assert value.span == (1.0, 3.0) and all(isinstance(v, float) for v in value.span)
+    assert isinstance(value.scale, float)
+    with pytest.raises(SettingError, match="span must be a number"):
+        Ranged(span=(0, "x"))
+
+
+def test_path_settings_are_text_that_a_hosted_app_resets():
+    assert {s.name: s.kind for s in specs(FAMILIES["omniglot"])}["data_dir"] == "path"
+    assert Ranged(folder="/srv").folder == "/srv"
+    with pytest.raises(SettingError, match="folder must be text"):
+        Ranged(folder=3)
+    assert without_paths(Ranged(span=(1, 2), folder="/srv")) == Ranged(span=(1, 2))
+    family = make_family("omniglot", data_dir="/etc", ways=3)
+    assert without_paths(family) == make_family("omniglot", ways=3)
+
+
+def test_long_bad_values_are_quoted_short():
+    with pytest.raises(SettingError) as err:
+        make_family("clusters", radius="r" * 100_000)
+    assert len(str(err.value)) < 200
+
+
+def test_function_regression_declares_shots_query_and_x_range_once():
+    base = {s.name: s for s in specs(FunctionRegression)}
+    assert list(base) == ["shots", "query", "x_range"]
+    for name in ("sinusoid", "trend"):
+        own = {s.name: s for s in specs(FAMILIES[name])}
+        assert all(own[n] == base[n] for n in base)
+        assert not {"shots", "query", "x_range"} & set(vars(FAMILIES[name]).get(
+            "__annotations__", {}))

@@ -8,6 +8,7 @@ import torch
 from core.algorithms import METHODS
 from core.cli import main as cli_main
 from core.config import TrainConfig
+from core.data import omniglot as omniglot_data
 from core.data.omniglot import DatasetUnavailable
 from core.evaluation import make_learner
 from core.families import make_family
@@ -100,7 +101,7 @@ def test_digits_validation_and_test_share_classes_but_no_drawing():
 ])
 def test_bad_settings_name_the_setting(name, settings, message):
     with pytest.raises(SettingError) as err:
-        make_family(name, **settings)
+        make_family(name, **settings).load()
     assert message in str(err.value)
 
 
@@ -111,14 +112,15 @@ def test_bad_settings_name_the_setting(name, settings, message):
     (dict(shots=10, query=15), "shots + query (25) must be at most the 20 images per class"),
 ])
 def test_bad_omniglot_settings_name_the_setting(settings, message):
+    family = omniglot(**settings)  # settings the data cannot meet are found when it is read
     with pytest.raises(SettingError) as err:
-        omniglot(**settings)
+        family.sample(1, generator(0, "train"))
     assert message in str(err.value)
 
 
 def test_missing_data_is_a_clear_cli_error(tmp_path, capsys):
     with pytest.raises(DatasetUnavailable, match="images_background.zip"):
-        make_family("omniglot", data_dir=str(tmp_path / "nowhere"))
+        make_family("omniglot", data_dir=str(tmp_path / "nowhere")).load()
     code = cli_main(["compare", "--family", "omniglot", "--data-dir", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: data_dir") and "Traceback" not in err
@@ -160,5 +162,37 @@ def test_maml_beats_scratch_and_chance_on_held_out_digits():
 def test_an_empty_cache_without_download_says_what_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("META_LAB_CACHE", str(tmp_path))
     with pytest.raises(DatasetUnavailable, match="downloading is off"):
-        make_family("omniglot", download=False)
+        make_family("omniglot", download=False).load()
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+@pytest.mark.parametrize("settings", [{}, {"data_dir": "/"}, {"ways": 50, "shots": 100}])
+def test_building_omniglot_reads_no_data(settings, monkeypatch):
+    """Building (and validating) the family touches neither the disk nor the network."""
+    def no_reading(*args, **kwargs):
+        raise AssertionError("data read while building the family")
+
+    for loader in ("load_omniglot", "load_cached_omniglot", "download_omniglot", "_load_root"):
+        monkeypatch.setattr(omniglot_data, loader, no_reading)
+    family = make_family("omniglot", **settings)
+    assert family.input_shape == (1, 28, 28) and family.output_dim == family.ways
+    with pytest.raises(AssertionError, match="data read"):
+        family.load()  # the first use reads
+
+
+def test_the_cli_prints_download_progress_on_stderr(monkeypatch, capsys):
+    """The CLI hands its progress printer to the family; core itself prints nothing."""
+    def fake_download(image_size, download, progress):
+        progress(500_000, 1_000_000)
+        progress(1_000_000, 1_000_000)
+        raise DatasetUnavailable("Omniglot could not be downloaded into the data cache (test).")
+
+    monkeypatch.setattr(omniglot_data, "load_cached_omniglot", fake_download)
+    code = cli_main(["compare", "--family", "omniglot"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "downloading data: 0.5 of 1.0 MB" in err and "downloading data: 1.0 of 1.0 MB\n" in err
+    assert err.endswith("error: Omniglot could not be downloaded into the data cache (test).\n")
+    with pytest.raises(DatasetUnavailable):
+        make_family("omniglot").load(progress=lambda done, total: None)
+    assert capsys.readouterr() == ("", "")  # the family itself never prints

@@ -1,8 +1,10 @@
 """Omniglot (Lake, Salakhutdinov & Tenenbaum, Science 2015) as ink arrays, split by alphabet.
 
 Reads the official layout `<split>/<alphabet>/<character>/<drawing>.png` from zips or folders,
-downloads the official archives into a user cache when asked, and keeps the decoded arrays in
-memory and in a compressed .npz beside the data, so a second start skips the PNG decoding.
+looking only at that layout (fixed depth, a capped number of files), downloads the official
+archives into a user cache when asked, and keeps the decoded arrays in memory and as a compressed
+.npz inside the user cache, so a second start skips the PNG decoding. Data provenance and the
+cache's layout: docs/data.md.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import io
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 import uuid
 import warnings
@@ -25,6 +28,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from core.settings import excerpt
+
 OMNIGLOT_BASE_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
 # Archive name -> MD5, the values torchvision checks too.
 OMNIGLOT_ARCHIVES: Mapping[str, str] = {
@@ -35,6 +40,10 @@ DEFAULT_TEST_ALPHABETS = ("Korean", "Early_Aramaic")
 SPLITS = ("train", "validation", "test")
 Progress = Callable[[int, int], None]  # (done_bytes, total_bytes); total 0 when unknown
 _CHUNK = 1 << 16
+# Entries a read may look at, over all its sources: Omniglot has 32 460 drawings in ~1 700
+# folders, so this never cuts real data and stops a wrong folder within a fraction of a second.
+MAX_ENTRIES = 100_000
+MAX_PNG_BYTES = 1 << 20  # Omniglot's drawings are under 1 kB each
 
 
 class DatasetUnavailable(RuntimeError):
@@ -71,14 +80,19 @@ def load_omniglot_archives(paths: Iterable[Path | str], image_size: int = 28) ->
 @functools.lru_cache(maxsize=4)
 def _load_archives(paths: tuple[Path, ...], image_size: int) -> OmniglotData:
     """Decode the merged drawings once per (paths, image_size)."""
+    where = excerpt(", ".join(map(str, paths)) or "no paths")
+    scan = _Scan(where)
     drawings: dict[tuple[str, str], list[bytes]] = {}
-    for path in paths:
-        for key, pngs in _drawings_by_character(path).items():
-            drawings.setdefault(key, pngs)
+    try:
+        for path in paths:
+            for key, pngs in _drawings_by_character(path, scan).items():
+                drawings.setdefault(key, pngs)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise DatasetUnavailable(f"Could not read Omniglot drawings from {where} "
+                                 f"({_reason(err)}).") from err
     if not drawings:
-        where = ", ".join(map(str, paths)) or "no paths"
         raise DatasetUnavailable(f"No Omniglot drawings (<alphabet>/<character>/<drawing>.png) "
-                                 f"in {where}. {_how_to_provide(None)}")
+                                 f"in {where}; {_WANTED}.")
     keys = sorted(drawings)
     _check_equal_counts(drawings, keys)
     # Decoding only the kept characters: duplicates cost a zip read, not a PNG decode.
@@ -86,26 +100,74 @@ def _load_archives(paths: tuple[Path, ...], image_size: int) -> OmniglotData:
     return _from_ink(ink, tuple(a for a, _ in keys), tuple(c for _, c in keys))
 
 
-def _drawings_by_character(path: Path) -> dict[tuple[str, str], list[bytes]]:
+def _drawings_by_character(path: Path, scan: "_Scan") -> dict[tuple[str, str], list[bytes]]:
     """(alphabet, character) -> its drawings' PNG bytes in file-name order."""
     groups: dict[tuple[str, str], list[bytes]] = {}
-    for name, png in sorted(_png_files(path)):
-        parts = PurePosixPath(name).parts
-        if len(parts) >= 3:  # a drawing lies in <alphabet>/<character>/; anything above is not one
-            groups.setdefault((parts[-3], parts[-2]), []).append(png)
+    for (alphabet, character, _), png in sorted(_png_files(path, scan)):
+        groups.setdefault((alphabet, character), []).append(png)
     return groups
 
 
-def _png_files(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(relative name, bytes) of every PNG in a folder tree or a zip."""
+def _png_files(path: Path, scan: "_Scan") -> Iterator[tuple[tuple[str, str, str], bytes]]:
+    """((alphabet, character, drawing), bytes) of the PNGs of a folder or zip laid out as
+    `<alphabet>/<character>/<drawing>.png` (in a zip, optionally under one top folder)."""
     if path.is_dir():
-        for file in path.rglob("*.png"):
-            yield file.relative_to(path).as_posix(), file.read_bytes()
+        for alphabet in scan.folders(path):
+            for character in scan.folders(alphabet):
+                for drawing in scan.files(character, ".png"):
+                    yield (alphabet.name, character.name, drawing.name), _read_small(drawing)
         return
     with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if name.endswith(".png"):
-                yield name, archive.read(name)
+        for info in scan.count(archive.infolist()):
+            parts = PurePosixPath(info.filename).parts
+            if info.filename.endswith(".png") and len(parts) in (3, 4):
+                _check_size(info.file_size, path)
+                yield (parts[-3], parts[-2], parts[-1]), archive.read(info)
+
+
+class _Scan:
+    """Lists folders for one read, counting every entry against MAX_ENTRIES."""
+
+    def __init__(self, where: str) -> None:
+        self.where, self.seen = where, 0
+
+    def count(self, entries: list) -> list:
+        self.seen += len(entries)
+        if self.seen > MAX_ENTRIES:
+            raise DatasetUnavailable(f"{self.where} holds more than {MAX_ENTRIES} files where "
+                                     "Omniglot's <alphabet>/<character>/<drawing>.png should be, "
+                                     "so it is not an Omniglot folder.")
+        return entries
+
+    def _visible(self, folder: Path) -> list[os.DirEntry]:
+        with os.scandir(folder) as entries:
+            listed = self.count(list(entries))
+        return sorted((e for e in listed if not e.name.startswith(".")), key=lambda e: e.name)
+
+    def folders(self, folder: Path | os.DirEntry) -> list[os.DirEntry]:
+        """The visible sub-folders of `folder`, sorted by name."""
+        return [e for e in self._visible(Path(folder)) if e.is_dir()]
+
+    def files(self, folder: Path | os.DirEntry, suffix: str) -> list[os.DirEntry]:
+        """The visible files of `folder` ending in `suffix`, sorted by name."""
+        return [e for e in self._visible(Path(folder)) if e.name.endswith(suffix) and e.is_file()]
+
+
+def _read_small(entry: os.DirEntry) -> bytes:
+    _check_size(entry.stat().st_size, Path(entry.path).parent)
+    with open(entry.path, "rb") as file:
+        return file.read()
+
+
+def _check_size(size: int, where: Path) -> None:
+    if size > MAX_PNG_BYTES:
+        raise DatasetUnavailable(f"{_quote(where)} holds a PNG of {size} bytes, but Omniglot's "
+                                 "drawings are under 1 kB, so it is not an Omniglot folder.")
+
+
+def _quote(path: Path | str) -> str:
+    """A path as a short quoted excerpt: messages never echo a long value whole."""
+    return excerpt(str(path))
 
 
 def _decode(png: bytes, image_size: int) -> np.ndarray:
@@ -144,12 +206,19 @@ def _from_ink(ink: np.ndarray, alphabets: tuple[str, ...],
 
 # --- a data folder and its .npz cache ---------------------------------------------------------
 
+_WANTED = ("it should hold images_background.zip and images_evaluation.zip from "
+           f"{OMNIGLOT_BASE_URL} (or other Omniglot zips) or their extracted images_* folders")
+
+
 @functools.lru_cache(maxsize=4)
 def _load_root(root: Path, image_size: int) -> OmniglotData:
-    """The data in folder `root`, from its .npz when that was made from the same sources."""
+    """The data in folder `root`, from its .npz in the user cache when made from the same sources."""
     sources = _sources(root)
+    if not sources:
+        raise DatasetUnavailable(f"data_dir {_quote(root)} holds no Omniglot zips or images_* "
+                                 f"folders; {_WANTED}.")
     names = [p.name for p in sources]
-    npz = root / f"omniglot_{image_size}px.npz"
+    npz = decoded_cache_path(root, image_size)
     data = _read_npz(npz, names)
     if data is None:
         data = _load_archives(tuple(sources), image_size)
@@ -158,9 +227,23 @@ def _load_root(root: Path, image_size: int) -> OmniglotData:
 
 
 def _sources(root: Path) -> list[Path]:
-    """The extracted folders in `root`, then its zips; hidden entries are a download in progress."""
-    visible = [p for p in sorted(root.iterdir()) if not p.name.startswith(".")]
-    return [p for p in visible if p.is_dir()] + [p for p in visible if p.suffix == ".zip"]
+    """The `images_*` folders in `root`, then its zips; hidden entries are a download in progress.
+
+    Only these names are looked at, so a folder that is not Omniglot's costs one listing."""
+    try:
+        with os.scandir(root) as entries:
+            visible = sorted(Path(e.path) for e in entries if not e.name.startswith("."))
+        folders = [p for p in visible if p.name.startswith("images_") and p.is_dir()]
+        return folders + [p for p in visible if p.suffix == ".zip" and p.is_file()]
+    except OSError as err:
+        raise DatasetUnavailable(f"data_dir {_quote(root)} cannot be read ({_reason(err)}).") from err
+
+
+def decoded_cache_path(root: Path, image_size: int) -> Path:
+    """Where the decoded arrays of data folder `root` are cached: in the user cache, keyed by the
+    folder, so nothing is ever written beside the data."""
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    return default_cache_dir() / "decoded" / f"{key}-{image_size}px.npz"
 
 
 def _read_npz(path: Path, sources: list[str]) -> OmniglotData | None:
@@ -181,6 +264,7 @@ def _write_npz(path: Path, data: OmniglotData, sources: list[str]) -> None:
     # permissions, so others sharing the data folder can read the cache too.
     part = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.part")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(part, "xb") as file:
             np.savez_compressed(file, ink=np.rint(data.images * 255).astype(np.uint8),
                                 alphabets=np.array(data.alphabets),
@@ -188,8 +272,8 @@ def _write_npz(path: Path, data: OmniglotData, sources: list[str]) -> None:
         os.replace(part, path)
     except OSError as err:
         part.unlink(missing_ok=True)
-        warnings.warn(f"could not cache decoded Omniglot in {path} ({err}); the next start "
-                      "will decode the PNGs again", stacklevel=4)
+        warnings.warn(f"could not cache decoded Omniglot in {path} ({_reason(err)}); the next "
+                      "start will decode the PNGs again", stacklevel=4)
 
 
 # --- the user cache and the download -----------------------------------------------------------
@@ -275,28 +359,60 @@ def _how_to_provide(destination: Path | None, base_url: str = OMNIGLOT_BASE_URL,
             "a folder holding those zips or their extracted folders.")
 
 
+def _reason(err: BaseException | None) -> str:
+    """Why an operation failed, without the path an OSError carries, in at most 60 characters."""
+    if isinstance(err, OSError) and err.filename is not None and not isinstance(
+            err, urllib.error.URLError):  # an HTTPError's "filename" is its URL, not a path
+        return err.strerror or type(err).__name__
+    return excerpt(str(err) or type(err).__name__).strip("'\"")
+
+
 def load_omniglot(data_dir: Path | str | None = None, image_size: int = 28,
                   download: bool = True, progress: Progress | None = None) -> OmniglotData:
     """All Omniglot characters, from `data_dir` if given, else the user cache (or a download).
 
     `data_dir` holds the extracted folders (images_background/, images_evaluation/) and/or the
-    zips. Decoded arrays are cached in memory and as omniglot_<size>px.npz in that folder.
-    `download=False` raises DatasetUnavailable instead of fetching; `progress` as in
-    download_omniglot.
+    zips; nothing else in it is looked at and nothing is written into it. Decoded arrays are
+    cached in memory and as an .npz in the user cache (decoded_cache_path). Without `data_dir`
+    this is load_cached_omniglot.
     """
     _check_image_size(image_size)
-    if data_dir is not None:
+    if data_dir is None:
+        return load_cached_omniglot(image_size, download, progress)
+    try:  # a name too long or holding a NUL byte raises rather than answering False
         root = Path(data_dir).expanduser().resolve()
-        if not root.is_dir():
-            raise DatasetUnavailable(f"data_dir {root} is not a folder. {_how_to_provide(root)}")
-        return _load_root(root, image_size)
+        is_folder = root.is_dir()
+    except (OSError, ValueError, RuntimeError):
+        is_folder = False
+    if not is_folder:
+        raise DatasetUnavailable(f"data_dir {_quote(data_dir)} is not a folder; {_WANTED}.")
+    return _load_root(root, image_size)
+
+
+def load_cached_omniglot(image_size: int = 28, download: bool = False,
+                         progress: Progress | None = None) -> OmniglotData:
+    """All Omniglot characters from the user cache (default_cache_dir) only: what a hosted app
+    calls. Downloads into the cache only when `download`; `progress` as in download_omniglot.
+    Its messages are one sentence and name no folder of this machine.
+    """
+    _check_image_size(image_size)
     root = default_cache_dir()
     if not all((root / Path(name).stem).is_dir() for name in OMNIGLOT_ARCHIVES):
         if not download:
-            raise DatasetUnavailable(f"Omniglot is not in the cache {root} and downloading is "
-                                     f"off. {_how_to_provide(root)}")
-        download_omniglot(root, progress)
-    return _load_root(root.resolve(), image_size)
+            raise DatasetUnavailable("Omniglot is not in the data cache (META_LAB_CACHE) and "
+                                     "downloading is off; turn download on, or see docs/data.md.")
+        try:
+            download_omniglot(root, progress)
+        except DatasetUnavailable as err:
+            why = _reason(err.__cause__) if err.__cause__ else "an archive failed its checksum"
+            raise DatasetUnavailable(f"Omniglot could not be downloaded into the data cache "
+                                     f"({why}).") from err
+    try:
+        return _load_root(root.resolve(), image_size)
+    except DatasetUnavailable as err:
+        why = _reason(err.__cause__) if err.__cause__ else "not Omniglot's layout"
+        raise DatasetUnavailable(f"The Omniglot in the data cache could not be read "
+                                 f"({why}).") from err
 
 
 # --- meta-train / meta-validation / meta-test by alphabet --------------------------------------

@@ -5,6 +5,7 @@ from core.families.base import FAMILIES, TaskFamily, make_family, register_famil
 from core.families import sinusoid  # noqa: E402,F401  isort:skip
 from core.families import trend  # noqa: E402,F401  isort:skip
 from core.families import clusters  # noqa: E402,F401  isort:skip
-from core.families import images  # noqa: E402,F401  isort:skip
+from core.families import omniglot  # noqa: E402,F401  isort:skip
+from core.families import digits  # noqa: E402,F401  isort:skip
 
 __all__ = ["FAMILIES", "TaskFamily", "make_family", "register_family"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -9,10 +10,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from core.models import MLP
-from core.settings import SettingError, Validated, specs
+from core.settings import SettingError, Validated, setting, specs
 from core.tasks import TaskBatch
 
 FAMILIES: dict[str, type["TaskFamily"]] = {}
+# Told (done_bytes, total_bytes) while data downloads; total is 0 when unknown.
+DownloadProgress = Callable[[int, int], None]
 
 
 def register_family(cls: type["TaskFamily"]) -> type["TaskFamily"]:
@@ -62,6 +65,11 @@ class TaskFamily(Validated):
         (transfer learning)."""
         return None
 
+    def load(self, progress: DownloadProgress | None = None) -> None:
+        """Read (or download) the family's data now, so that a missing data set or a setting the
+        data cannot meet is reported before training; families without data files do nothing.
+        Building a family never reads data: sampling reads it on first use otherwise."""
+
     def pretraining_data(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """The points pre-training fits, with its labels: every task's points and task labels."""
         return batch.all_data()
@@ -94,6 +102,10 @@ class FunctionRegression(TaskFamily):
 
     kind = "regression"
     input_shape = (1,)
+
+    shots: int = setting(10, "K: support points per task", 1, 1000, kind="int")
+    query: int = setting(10, "query points per task", 1, 10000, kind="int")
+    x_range: tuple = setting((-5.0, 5.0), "input range", -100.0, 100.0, kind="range")
 
     def task_info(self, num_tasks: int, gen: torch.Generator) -> dict[str, Tensor]:
         """Each task's parameters, each (tasks,)."""

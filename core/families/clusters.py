@@ -25,15 +25,18 @@ class Clusters(TaskFamily):
     input_shape = (2,)
     suggested = {"inner_lr": 0.5}
 
-    ways: int = setting(3, "N: classes per task", 2, 50)
-    shots: int = setting(5, "K: support examples per class", 1, 1000)
-    query: int = setting(15, "query examples per class", 1, 10000)
-    classes: int = setting(3, "class centres on the circle to choose the N from", 2, 50)
-    radius: float = setting(2.0, "radius of the circle of class centres", 0.0, 100.0)
-    shift: float = setting(2.0, "each task is translated by U[-shift, shift]²", 0.0, 100.0)
-    noise: float = setting(0.6, "standard deviation of each cluster", 0.0, 100.0)
+    ways: int = setting(3, "N: classes per task", 2, 50, kind="int")
+    shots: int = setting(5, "K: support examples per class", 1, 1000, kind="int")
+    query: int = setting(15, "query examples per class", 1, 10000, kind="int")
+    classes: int = setting(3, "class centres on the circle to choose the N from", 2, 50,
+                           kind="int")
+    radius: float = setting(2.0, "radius of the circle of class centres", 0.0, 100.0,
+                            kind="float")
+    shift: float = setting(2.0, "each task is translated by U[-shift, shift]²", 0.0, 100.0,
+                           kind="float")
+    noise: float = setting(0.6, "standard deviation of each cluster", 0.0, 100.0, kind="float")
     consistent_labels: bool = setting(False, "keep a class's label the same in every task "
-                                             "(false: labels are permuted per task)")
+                                             "(false: labels are permuted per task)", kind="bool")
 
     def check(self) -> None:
         if self.ways > self.classes:

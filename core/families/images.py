@@ -1,14 +1,12 @@
-"""Few-shot image classification: Omniglot characters and scikit-learn's 8×8 digits.
+"""Few-shot image classification from class pools: the base of the Omniglot and digits families.
 
-Classes are split so that test tasks only use classes never seen in training (Omniglot by
-alphabet, digits by digit). Rotating a training class by 90°, 180° or 270° makes a new class
-(Santoro et al. 2016; Finn et al. 2017), in meta-training only. Decoded images are held in memory
-once per data setting; tasks are gathered from them as batched tensors.
+Classes are split so that test tasks only use classes never seen in training. Rotating a training
+class by 90°, 180° or 270° makes a new class (Santoro et al. 2016; Finn et al. 2017), in
+meta-training only. Images are read when first needed, not when the family is built, and held in
+memory once per data setting; tasks are gathered from them as batched tensors. More: docs/images.md.
 """
 from __future__ import annotations
 
-import functools
-import sys
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -17,8 +15,7 @@ import torch
 from torch import Tensor
 
 from core.convnet import ConvNet
-from core.data import digits, omniglot
-from core.families.base import TaskFamily, register_family
+from core.families.base import DownloadProgress, TaskFamily
 from core.settings import SettingError, setting
 from core.tasks import TaskBatch
 
@@ -62,13 +59,14 @@ class ImageFamily(TaskFamily):
                                  "checkpoints": 5, "reptile_inner_steps": 5}
     eval_chunk = 50  # tasks adapted at once when scoring: bounds the memory of conv activations
 
-    ways: int = setting(5, "N: classes per task", 2, 50)
-    shots: int = setting(1, "K: support images per class", 1, 100)
-    query: int = setting(15, "query images per class", 1, 173)
+    ways: int = setting(5, "N: classes per task", 2, 50, kind="int")
+    shots: int = setting(1, "K: support images per class", 1, 100, kind="int")
+    query: int = setting(15, "query images per class", 1, 173, kind="int")
     rotations: bool = setting(True, "meta-train also on each class rotated by 90°, 180° and 270° "
-                                    "as new classes (test classes are never rotated)")
-    channels: int = setting(32, "channels of each conv block (the MLP's hidden is not used)", 1, 256)
-    batching: str = setting("loop", BATCHING_HELP, choices=("loop", "grouped"))
+                                    "as new classes (test classes are never rotated)", kind="bool")
+    channels: int = setting(32, "channels of each conv block (the MLP's hidden is not used)",
+                            1, 256, kind="int")
+    batching: str = setting("loop", BATCHING_HELP, choices=("loop", "grouped"), kind="choice")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -84,12 +82,25 @@ class ImageFamily(TaskFamily):
         """Classes before rotation: global ids are base class + rotation · base_classes."""
         raise NotImplementedError
 
+    def load(self, progress: DownloadProgress | None = None) -> None:
+        """Read (or download) the images now and check the settings that depend on them."""
+        self._checked_pools(progress)
+
     def pools(self) -> dict[str, ClassPool]:
-        """Class pools of 'train', 'validation' and 'test' (cached per data setting)."""
+        """Class pools of 'train', 'validation' and 'test': read on first use, then cached."""
+        return self._checked_pools(None)
+
+    def _read_pools(self, progress: DownloadProgress | None) -> dict[str, ClassPool]:
+        """The pools of this data setting (cached by the subclass); may download."""
         raise NotImplementedError
 
-    def check(self) -> None:
-        pools = self.pools()
+    def _checked_pools(self, progress: DownloadProgress | None) -> dict[str, ClassPool]:
+        pools = self._read_pools(progress)
+        self._check_data(pools)
+        return pools
+
+    def _check_data(self, pools: dict[str, ClassPool]) -> None:
+        """The settings bounded by the data: images per class and classes per split."""
         drawings = min(p.images.shape[1] for p in pools.values())
         if self.shots + self.query > drawings:
             raise SettingError(f"shots + query ({self.shots + self.query}) must be at most the "
@@ -141,127 +152,3 @@ class ImageFamily(TaskFamily):
 
     def _base_name(self, base: int) -> str:
         raise NotImplementedError
-
-
-def _show_download(done: int, total: int) -> None:
-    """Download progress on stderr (downloads are rare, and the CLI has no other channel)."""
-    of = f" of {total / 1e6:.1f}" if total else ""
-    end = "\n" if total and done >= total else ""
-    print(f"\rdownloading Omniglot: {done / 1e6:.1f}{of} MB", end=end, file=sys.stderr, flush=True)
-
-
-@functools.lru_cache(maxsize=4)
-def _omniglot_pools(data_dir: str, image_size: int, download: bool, test: tuple[str, ...],
-                    validation: tuple[str, ...], rotations: bool
-                    ) -> tuple[omniglot.OmniglotData, dict[str, ClassPool]]:
-    data = omniglot.load_omniglot(data_dir or None, image_size, download, _show_download)
-    splits = omniglot.split_by_alphabet(data, test, validation or None)
-    return data, make_pools(data.images, splits, rotations)
-
-
-def _names(text: str) -> tuple[str, ...]:
-    """Comma-separated names as a tuple, blanks dropped."""
-    return tuple(n.strip() for n in text.split(",") if n.strip())
-
-
-@register_family
-@dataclass(frozen=True)
-class Omniglot(ImageFamily):
-    """Omniglot characters (Lake et al. 2015), classes split by alphabet."""
-
-    name = "omniglot"
-    title = "Omniglot characters (N-way K-shot)"
-    description = ("Handwritten characters of 50 alphabets, 20 drawings each; test alphabets are "
-                   "never seen in training. The few-shot benchmark of the MAML paper.")
-    suggested = {**ImageFamily.suggested, "iterations": 400}  # about 10 min of 2-core CPU
-
-    image_size: int = setting(28, "side of the downsampled images in pixels (105 = original)", 8, 105)
-    test_alphabets: str = setting(",".join(omniglot.DEFAULT_TEST_ALPHABETS),
-                                  "comma-separated alphabets whose characters form the test tasks")
-    validation_alphabets: str = setting("", "comma-separated validation alphabets (empty: the "
-                                            "first other alphabet in sorted order)")
-    data_dir: str = setting("", "folder holding images_background.zip and images_evaluation.zip "
-                                "(or other Omniglot zips or their folders); empty: the user cache")
-    download: bool = setting(True, "download the official archives into the cache when the cache "
-                                   "is empty and no data_dir is given")
-
-    def _cached(self) -> tuple[omniglot.OmniglotData, dict[str, ClassPool]]:
-        try:
-            return _omniglot_pools(self.data_dir, self.image_size, self.download,
-                                   _names(self.test_alphabets), _names(self.validation_alphabets),
-                                   self.rotations)
-        except ValueError as err:  # unknown or overlapping alphabets: name the settings
-            raise SettingError(f"test_alphabets / validation_alphabets: {err}") from None
-
-    def pools(self) -> dict[str, ClassPool]:
-        return self._cached()[1]
-
-    @property
-    def base_classes(self) -> int:
-        return self._cached()[0].num_classes
-
-    def _split_hint(self) -> str:
-        return " (choose other test_alphabets / validation_alphabets, or fewer ways)"
-
-    def _base_name(self, base: int) -> str:
-        data = self._cached()[0]
-        return f"{data.alphabets[base]} {data.characters[base]}"
-
-
-@functools.lru_cache(maxsize=4)
-def _digit_pools(test: tuple[int, ...], rotations: bool, image_size: int) -> dict[str, ClassPool]:
-    images = _resized(digits.load_digits(), image_size)
-    split = digits.split_digits(test)
-    half = images.shape[1] // 2
-    # Digits has no third group of classes: validation and test share the test digits but not
-    # a single drawing.
-    return make_pools(images, {"train": split["train"], "validation": split["test"],
-                               "test": split["test"]}, rotations,
-                      {"validation": slice(0, half), "test": slice(half, None)})
-
-
-def _resized(images: np.ndarray, size: int) -> np.ndarray:
-    """(classes, drawings, h, w) images resized to size × size, bilinearly."""
-    if images.shape[-1] == size:
-        return images
-    flat = torch.tensor(images).flatten(0, 1).unsqueeze(1)
-    out = torch.nn.functional.interpolate(flat, size=(size, size), mode="bilinear", antialias=True)
-    return out.clamp(0, 1).view(*images.shape[:2], size, size).numpy()
-
-
-@register_family
-@dataclass(frozen=True)
-class Digits(ImageFamily):
-    """scikit-learn's 8×8 handwritten digits, classes split by digit; no download."""
-
-    name = "digits"
-    title = "Handwritten digits 8×8 (N-way K-shot)"
-    description = ("scikit-learn's 8×8 handwritten digits, no download: meta-train on some digits, "
-                   "test on the others.")
-    suggested = {**ImageFamily.suggested, "iterations": 300}
-
-    # Small images: one grouped convolution is 2-3x faster than the loop (docs/speed.md).
-    batching: str = setting("grouped", BATCHING_HELP, choices=("loop", "grouped"))
-    image_size: int = setting(16, "side of the images in pixels: the 8×8 originals upsampled, so "
-                                  "that the conv blocks keep spatial maps (8 = original)", 8, 32)
-    test_digits: tuple = setting((5, 6, 7, 8, 9), "digits whose drawings form the test (and "
-                                 "validation) tasks; the others train", 0, 9)
-
-    def check(self) -> None:
-        if len(set(self.test_digits)) != len(self.test_digits) or len(self.test_digits) > 9:
-            raise SettingError(f"test_digits must be distinct and leave a digit to train on "
-                               f"(got {self.test_digits})")
-        super().check()
-
-    def pools(self) -> dict[str, ClassPool]:
-        return _digit_pools(tuple(sorted(self.test_digits)), self.rotations, self.image_size)
-
-    @property
-    def base_classes(self) -> int:
-        return digits.NUM_DIGITS
-
-    def _split_hint(self) -> str:
-        return " (change test_digits, or use fewer ways)"
-
-    def _base_name(self, base: int) -> str:
-        return f"digit {base}"

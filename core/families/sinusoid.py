@@ -22,12 +22,9 @@ class Sinusoid(FunctionRegression):
                    "so pre-training learns almost nothing useful while MAML learns to adapt fast.")
     suggested = {"inner_lr": 0.01}
 
-    shots: int = setting(10, "K: support points per task", 1, 1000)
-    query: int = setting(10, "query points per task", 1, 10000)
-    amplitude: tuple = setting((0.1, 5.0), "amplitude range", 0.0, 100.0)
-    phase: tuple = setting((0.0, math.pi), "phase range in radians", -100.0, 100.0)
-    frequency: tuple = setting((1.0, 1.0), "frequency range", 0.0, 20.0)
-    x_range: tuple = setting((-5.0, 5.0), "input range", -100.0, 100.0)
+    amplitude: tuple = setting((0.1, 5.0), "amplitude range", 0.0, 100.0, kind="range")
+    phase: tuple = setting((0.0, math.pi), "phase range in radians", -100.0, 100.0, kind="range")
+    frequency: tuple = setting((1.0, 1.0), "frequency range", 0.0, 20.0, kind="range")
 
     def task_info(self, num_tasks: int, gen: torch.Generator) -> dict[str, Tensor]:
         return {"amplitude": uniform(self.amplitude, (num_tasks,), gen),

@@ -21,12 +21,11 @@ class SharedTrend(FunctionRegression):
                    "and is already good; widen slope/offset to watch MAML's advantage appear.")
     suggested = {"inner_lr": 0.01}
 
-    shots: int = setting(10, "K: support points per task", 1, 1000)
-    query: int = setting(10, "query points per task", 1, 10000)
-    shared: float = setting(2.0, "amplitude of the sine every task shares", 0.0, 100.0)
-    slope: tuple = setting((-0.5, 0.5), "task-specific slope range", -100.0, 100.0)
-    offset: tuple = setting((-2.0, 2.0), "task-specific offset range", -100.0, 100.0)
-    x_range: tuple = setting((-5.0, 5.0), "input range", -100.0, 100.0)
+    shared: float = setting(2.0, "amplitude of the sine every task shares", 0.0, 100.0,
+                            kind="float")
+    slope: tuple = setting((-0.5, 0.5), "task-specific slope range", -100.0, 100.0, kind="range")
+    offset: tuple = setting((-2.0, 2.0), "task-specific offset range", -100.0, 100.0,
+                            kind="range")
 
     def task_info(self, num_tasks: int, gen: torch.Generator) -> dict[str, Tensor]:
         return {"slope": uniform(self.slope, (num_tasks,), gen),
