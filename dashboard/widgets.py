@@ -66,7 +66,7 @@ def widget(spec: Spec, key: str, value: Any, text: str | None = None) -> Any:
     if spec.kind == "choice":
         return st.selectbox(text, spec.choices, spec.choices.index(value), key=key,
                             help=spec.help, **BIND)
-    if spec.kind in ("ints", "text", "path"):  # ints are parsed (and explained when malformed) later
+    if spec.kind in ("ints", "text", "path"):  # ints are parsed (and explained when bad) later
         return st.text_input(text, widget_value(spec, value), key=key, help=spec.help, **BIND)
     st.caption(text)  # a (low, high) range: two bounded numbers side by side
     left, right = st.columns(2)

@@ -109,13 +109,14 @@ def test_bad_settings_name_the_setting(name, settings, message):
 @pytest.mark.parametrize("settings, message", [
     (dict(ways=30), "ways (30) must be at most the 24 classes of the validation split"),
     (dict(test_alphabets="Klingon"), "test_alphabets / validation_alphabets: unknown alphabets"),
+    (dict(test_alphabets="K" * 100_000), "test_alphabets / validation_alphabets: unknown alphabets"),
     (dict(shots=10, query=15), "shots + query (25) must be at most the 20 images per class"),
 ])
 def test_bad_omniglot_settings_name_the_setting(settings, message):
     family = omniglot(**settings)  # settings the data cannot meet are found when it is read
     with pytest.raises(SettingError) as err:
         family.sample(1, generator(0, "train"))
-    assert message in str(err.value)
+    assert message in str(err.value) and len(str(err.value)) < 250
 
 
 def test_missing_data_is_a_clear_cli_error(tmp_path, capsys):

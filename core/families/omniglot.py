@@ -15,8 +15,9 @@ def _omniglot_pools(data: omniglot.OmniglotData, test: tuple[str, ...],
                     validation: tuple[str, ...], rotations: bool) -> dict[str, ClassPool]:
     try:
         splits = omniglot.split_by_alphabet(data, test, validation or None)
-    except ValueError as err:  # unknown or overlapping alphabets: name the settings
-        raise SettingError(f"test_alphabets / validation_alphabets: {err}") from None
+    except ValueError as err:  # unknown or overlapping alphabets: name the settings, briefly
+        why = str(err) if len(str(err)) <= 160 else str(err)[:159] + "…"
+        raise SettingError(f"test_alphabets / validation_alphabets: {why}") from None
     return make_pools(data.images, splits, rotations)
 
 
