@@ -212,7 +212,7 @@ _WANTED = ("it should hold images_background.zip and images_evaluation.zip from 
 
 @functools.lru_cache(maxsize=4)
 def _load_root(root: Path, image_size: int) -> OmniglotData:
-    """The data in folder `root`, from its .npz in the user cache when made from the same sources."""
+    """The data in folder `root`, from its .npz in the user cache if made from the same sources."""
     sources = _sources(root)
     if not sources:
         raise DatasetUnavailable(f"data_dir {_quote(root)} holds no Omniglot zips or images_* "
@@ -350,13 +350,12 @@ def _fetch(url: str, file: BinaryIO, progress: Progress | None) -> str:
     return md5.hexdigest()
 
 
-def _how_to_provide(destination: Path | None, base_url: str = OMNIGLOT_BASE_URL,
+def _how_to_provide(destination: Path, base_url: str = OMNIGLOT_BASE_URL,
                     archives: Mapping[str, str] = OMNIGLOT_ARCHIVES) -> str:
-    """The instructions for getting the data by hand, unzipping into `destination` if given."""
+    """The instructions for getting the data by hand, unzipping into `destination`."""
     urls = " and ".join(base_url + name for name in archives)
-    into = f"unzip them into {destination}, or " if destination is not None else ""
-    return (f"To provide Omniglot by hand, download {urls}; {into}pass data_dir (--data-dir) "
-            "a folder holding those zips or their extracted folders.")
+    return (f"To provide Omniglot by hand, download {urls}; unzip them into {destination}, or "
+            "pass data_dir (--data-dir) a folder holding those zips or their extracted folders.")
 
 
 def _reason(err: BaseException | None) -> str:
