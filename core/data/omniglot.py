@@ -236,7 +236,8 @@ def _sources(root: Path) -> list[Path]:
         folders = [p for p in visible if p.name.startswith("images_") and p.is_dir()]
         return folders + [p for p in visible if p.suffix == ".zip" and p.is_file()]
     except OSError as err:
-        raise DatasetUnavailable(f"data_dir {_quote(root)} cannot be read ({_reason(err)}).") from err
+        raise DatasetUnavailable(f"data_dir {_quote(root)} cannot be read "
+                                 f"({_reason(err)}).") from err
 
 
 def decoded_cache_path(root: Path, image_size: int) -> Path:

@@ -29,7 +29,7 @@ def _names(text: str) -> tuple[str, ...]:
 @register_family
 @dataclass(frozen=True)
 class Omniglot(ImageFamily):
-    """Omniglot characters, test alphabets never seen in training; data from data_dir or the cache."""
+    """Omniglot characters, test alphabets never seen in training; from data_dir or the cache."""
 
     name = "omniglot"
     title = "Omniglot characters (N-way K-shot)"
