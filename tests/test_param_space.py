@@ -5,8 +5,17 @@ import pytest
 import torch
 
 import core.param_space as ps
+from core.algorithms import METHODS
+from core.config import TrainConfig
+from dashboard.param_space_presets import LANDSCAPES, describe, settings_warnings
 
 torch.set_num_threads(1)
+
+
+def config(inner_lr, inner_steps=1, reptile_inner_steps=5, **more):
+    """The inner-loop settings as the core's TrainConfig."""
+    return TrainConfig(inner_lr=inner_lr, inner_steps=inner_steps,
+                       reptile_inner_steps=reptile_inner_steps, **more)
 
 
 def quadratics(centres, curvatures):
@@ -30,7 +39,7 @@ def fd_grad(f, x, eps=1e-6):
 def test_equal_curvature_quadratics_all_optima_coincide_at_the_mean(inner_lr, inner_steps):
     centres = (-1.5, 0.5, 2.2)
     land = quadratics(centres, (2.0, 2.0, 2.0))
-    opt = ps.optima(land, inner_lr, inner_steps, reptile_steps=4)
+    opt = ps.optima(land, config(inner_lr, inner_steps, reptile_inner_steps=4))
     for method in ps.OPTIMA:
         assert opt[method].item() == pytest.approx(sum(centres) / 3, abs=1e-8)
 
@@ -39,7 +48,7 @@ def test_equal_curvature_quadratics_all_optima_coincide_at_the_mean(inner_lr, in
 def test_different_curvatures_give_curvature_weighted_means(inner_lr, inner_steps):
     centres, h = (-1.0, 2.0, 0.5), (8.0, 1.0, 3.0)
     land = quadratics(centres, h)
-    opt = ps.optima(land, inner_lr, inner_steps, reptile_steps=5)
+    opt = ps.optima(land, config(inner_lr, inner_steps, reptile_inner_steps=5))
     # after k steps θ − c = (1 − αh)^k (φ − c), so l(θ) = ½ h (1 − αh)^{2k} (φ − c)²
     maml_w = [hi * (1 - inner_lr * hi) ** (2 * inner_steps) for hi in h]
     reptile_w = [1 - (1 - inner_lr * hi) ** 5 for hi in h]  # mean of θ − φ = 0
@@ -51,7 +60,7 @@ def test_different_curvatures_give_curvature_weighted_means(inner_lr, inner_step
 def test_two_dimensional_quadratics_are_weighted_per_axis():
     tasks = (ps.TaskLoss((-1.0, 1.0), (4.0, 0.5), "quadratic"),
              ps.TaskLoss((1.0, -1.0), (0.5, 4.0), "quadratic"))
-    opt = ps.optima(ps.Landscape(tasks), 0.2, 1, 3)
+    opt = ps.optima(ps.Landscape(tasks), config(0.2, 1, 3))
     for axis in range(2):
         c = [t.centre[axis] for t in tasks]
         h = [t.curvature[axis] for t in tasks]
@@ -67,7 +76,7 @@ PHI = torch.tensor([0.35, -0.2], dtype=ps.DTYPE)
 
 
 def test_adapted_takes_plain_gradient_steps():
-    path = ps.adapted(PHI, WELLS_2D, 0.3, 3)
+    path = ps.adapted(WELLS_2D, PHI, 0.3, 3)
     assert path.shape == (4, 3, 2)
     for n in range(3):
         def loss_n(x, n=n):
@@ -80,78 +89,106 @@ def test_adapted_takes_plain_gradient_steps():
 @pytest.mark.parametrize("inner_steps", [1, 3])
 def test_directions_match_finite_differences(inner_steps):
     alpha, n = 0.3, len(WELLS_2D.tasks)
-    got = ps.directions(PHI, WELLS_2D, alpha, inner_steps, reptile_steps=4)
+    got = ps.directions(WELLS_2D, PHI, config(alpha, inner_steps, reptile_inner_steps=4))
     expected_pre = -fd_grad(lambda x: ps.total_loss(WELLS_2D, x), PHI) / n
-    expected_maml = -fd_grad(lambda x: ps.maml_objective(x, WELLS_2D, alpha, inner_steps), PHI) / n
-    theta = ps.adapted(PHI, WELLS_2D, alpha, inner_steps)[-1]
+    expected_maml = -fd_grad(lambda x: ps.loss_after(WELLS_2D, x, alpha, inner_steps), PHI) / n
+    theta = ps.adapted(WELLS_2D, PHI, alpha, inner_steps)[-1]
     expected_fo = -torch.stack([fd_grad(lambda x, k=k: ps.task_losses(WELLS_2D, x)[k], theta[k])
                                 for k in range(n)]).mean(0)
-    expected_reptile = ps.adapted(PHI, WELLS_2D, alpha, 4)[-1].mean(0) - PHI
+    expected_reptile = ps.adapted(WELLS_2D, PHI, alpha, 4)[-1].mean(0) - PHI
     for name, expected in [("pretrain", expected_pre), ("maml", expected_maml),
                            ("fomaml", expected_fo), ("reptile", expected_reptile)]:
         torch.testing.assert_close(got[name], expected, atol=1e-7, rtol=0)
 
 
 def test_maml_and_fomaml_differ_by_the_second_order_term():
-    d = ps.directions(PHI, WELLS_2D, 0.3, 1, 4)
+    d = ps.directions(WELLS_2D, PHI, config(0.3, 1, 4))
     assert (d["maml"] - d["fomaml"]).norm() > 1e-3
+
+
+@pytest.mark.parametrize("phi", [PHI, torch.tensor([-2.5, 3.0], dtype=ps.DTYPE)])
+def test_the_optimum_searchs_functions_move_like_the_registered_methods(phi):
+    """The objectives and Reptile's update that the optimum search uses, over many φ at once,
+    give the directions of core.algorithms' meta-gradients, to rounding."""
+    cfg, n = config(0.3, 2, 4), len(WELLS_2D.tasks)
+    got = ps.directions(WELLS_2D, phi, cfg)
+    for method in ("pretrain", "maml"):
+        x = phi.clone().requires_grad_(True)
+        gradient = torch.autograd.grad(ps.objective(method, WELLS_2D, cfg)(x), x)[0]
+        torch.testing.assert_close(got[method], -gradient / n, atol=1e-14, rtol=0)
+    torch.testing.assert_close(got["reptile"], ps.reptile_update(WELLS_2D, phi, cfg),
+                               atol=1e-14, rtol=0)
+    batched = ps.reptile_update(WELLS_2D, torch.stack([phi, PHI, phi]), cfg)
+    torch.testing.assert_close(batched[2], got["reptile"], atol=1e-14, rtol=0)
+
+
+def test_the_compared_methods_are_registered_and_the_landscape_is_their_learner():
+    assert set(ps.COMPARED) <= set(METHODS)
+    params = {"phi": torch.stack([PHI, -PHI, PHI])}
+    batch = WELLS_2D.batch()
+    expected = ps.per_task_loss(WELLS_2D, params["phi"])
+    torch.testing.assert_close(WELLS_2D.loss(params, *batch.all_data()), expected)
+    assert WELLS_2D.loss(params, batch.support_x, batch.support_y).shape == (3,)
 
 
 def test_optima_are_stationary_and_reptile_update_vanishes():
     alpha = 0.3
-    opt = ps.optima(WELLS_2D, alpha, 1, 4)
+    cfg = config(alpha, 1, 4)
+    opt = ps.optima(WELLS_2D, cfg)
     for method in ("pretrain", "maml"):
-        f = ps.objective(method, WELLS_2D, alpha, 1)
+        f = ps.objective(method, WELLS_2D, cfg)
         assert fd_grad(f, opt[method]).norm() < 1e-7
         assert torch.linalg.eigvalsh(torch.autograd.functional.hessian(f, opt[method])).min() > 0
-    assert ps.reptile_update(opt["reptile"], WELLS_2D, alpha, 4).norm() < 1e-9
+    assert ps.reptile_update(WELLS_2D, opt["reptile"], cfg).norm() < 1e-9
 
 
 @pytest.mark.parametrize("method,target", [("maml", "maml"), ("pretrain", "pretrain"),
                                            ("fomaml", None), ("reptile", "reptile")])
 def test_meta_training_walks_to_the_optimum(method, target):
     land = quadratics((-1.0, 2.0), (4.0, 1.0))
-    path = ps.meta_train_path(method, [3.0], land, 0.2, 1, 5, meta_lr=0.5, meta_steps=100)
+    cfg = config(0.2, 1, 5, meta_lr=0.5, reptile_step_size=0.5, iterations=100)
+    path = ps.meta_train_path(method, land, [3.0], cfg)
     assert path.shape == (101, 1)
     if target:
-        assert path[-1].item() == pytest.approx(ps.optima(land, 0.2, 1, 5)[target].item(), abs=1e-6)
+        assert path[-1].item() == pytest.approx(ps.optima(land, cfg)[target].item(), abs=1e-6)
     else:  # first-order MAML has no objective, but its update must vanish where it stops
-        assert ps.direction("fomaml", path[-1], land, 0.2, 1, 5).abs().item() < 1e-8
+        assert ps.direction("fomaml", land, path[-1], cfg).abs().item() < 1e-8
 
 
 @cache
 def preset_optima(name):
     """Optima of a preset at its own settings (computed once per test session)."""
-    p = ps.PRESETS[name]
-    return ps.optima(p.landscape, p.inner_lr, p.inner_steps, p.reptile_steps)
+    return ps.optima(LANDSCAPES[name].landscape, LANDSCAPES[name].config())
 
 
 def test_summary_table_current_versus_potential():
-    preset = ps.PRESETS["Two tasks, one sharp and one wide minimum"]
+    preset = LANDSCAPES["Two tasks, one sharp and one wide minimum"]
     opt = preset_optima("Two tasks, one sharp and one wide minimum")
-    rows = {r["method"]: r for r in ps.summary_table(opt, preset.landscape, preset.inner_lr, 5)}
+    rows = {r["method"]: r for r in ps.summary_table(preset.landscape, opt, preset.inner_lr, 5)}
     assert min(rows, key=lambda m: rows[m]["before"]) == "pretrain"
     assert min(rows, key=lambda m: rows[m]["after_1"]) == "maml"
     assert rows["maml"]["after_1"] == pytest.approx(
-        ps.maml_objective(opt["maml"], preset.landscape, preset.inner_lr, 1).item())
+        ps.loss_after(preset.landscape, opt["maml"], preset.inner_lr, 1).item())
+    assert rows["pretrain"]["after_k"] == pytest.approx(
+        ps.loss_after(preset.landscape, opt["pretrain"], preset.inner_lr, 5).item())
 
 
 def test_describe_reports_the_numbers():
     land = quadratics((-1.0, 2.0), (4.0, 1.0))
-    opt = ps.optima(land, 0.2, 1, 5)
-    text = ps.describe(opt, land, 0.2, 1)
+    opt = ps.optima(land, config(0.2, 1, 5))
+    text = describe(opt, land, 0.2, 1)
     assert "φ = −0.40" in text and "φ = 1.40" in text and "potential" in text
     equal = quadratics((-1.0, 2.0), (2.0, 2.0))
-    assert "agree (φ = 0.50)" in ps.describe(ps.optima(equal, 0.2, 1, 5), equal, 0.2, 1)
+    assert "agree (φ = 0.50)" in describe(ps.optima(equal, config(0.2, 1, 5)), equal, 0.2, 1)
 
 
 def test_settings_warnings():
     land = quadratics((-1.0, 2.0), (4.0, 1.0))
-    assert ps.settings_warnings(land, 0.2) == []
-    levels = [level for level, _ in ps.settings_warnings(land, 0.6)]
+    assert settings_warnings(land, 0.2) == []
+    levels = [level for level, _ in settings_warnings(land, 0.6)]
     assert levels == ["warning"]
     assert any("every φ is a MAML optimum" in m
-               for _, m in ps.settings_warnings(quadratics((0.0, 1.0), (2.0, 2.0)), 0.5))
+               for _, m in settings_warnings(quadratics((0.0, 1.0), (2.0, 2.0)), 0.5))
 
 
 def test_invalid_tasks_are_rejected():
@@ -166,6 +203,14 @@ def _near(x, point, tol):
     return (x - ps.as_tensor(point)).norm().item() < tol
 
 
+def _sharp_counts_4_times_more_then_4_times_less(preset) -> bool:
+    """The explanation's weights, read from the preset: h for pre-training, h(1 − αh)² for MAML."""
+    h_sharp, h_wide = sorted((t.curvature[0] for t in preset.landscape.tasks), reverse=True)
+    maml_sharp, maml_wide = (h * (1 - preset.inner_lr * h) ** 2 for h in (h_sharp, h_wide))
+    return (h_sharp / h_wide == pytest.approx(4) and maml_sharp / maml_wide == pytest.approx(1 / 4)
+            and "4 times more" in preset.explanation and "4 times less" in preset.explanation)
+
+
 PRESET_CLAIMS = {
     "Two wells far apart": lambda o, r: (
         _near(o["pretrain"], (2.0,), 0.2) and _near(o["maml"], (0.0,), 0.3)
@@ -178,7 +223,8 @@ PRESET_CLAIMS = {
     "Quadratics with different curvatures": lambda o, r: (
         _near(o["pretrain"], (weighted_mean((-1.0, 1.5), (4.0, 1.0)),), 1e-8)
         and _near(o["maml"], (weighted_mean((-1.0, 1.5), (4 * 0.2 ** 2, 0.8 ** 2)),), 1e-8)
-        and 4 * 0.2 ** 2 == pytest.approx(0.8 ** 2 / 4)),
+        and _sharp_counts_4_times_more_then_4_times_less(
+            LANDSCAPES["Quadratics with different curvatures"])),
     "Two crossing valleys (2-D)": lambda o, r: (
         _near(o["pretrain"], (-1.5, -0.5), 0.25)
         and (o["maml"] - ps.as_tensor((1.5, 0.5))).norm() + 0.5
@@ -190,14 +236,15 @@ PRESET_CLAIMS = {
 
 
 def test_every_preset_has_a_checked_claim():
-    assert set(PRESET_CLAIMS) == set(ps.PRESETS)
-    assert {1, 2} == {p.landscape.dim for p in ps.PRESETS.values()}
-    assert any(3 <= len(p.landscape.tasks) <= 5 for p in ps.PRESETS.values())
+    assert set(PRESET_CLAIMS) == set(LANDSCAPES)
+    assert {1, 2} == {p.landscape.dim for p in LANDSCAPES.values()}
+    assert any(3 <= len(p.landscape.tasks) <= 5 for p in LANDSCAPES.values())
 
 
-@pytest.mark.parametrize("name", list(ps.PRESETS))
+@pytest.mark.parametrize("name", list(LANDSCAPES))
 def test_preset_explanation_is_true(name):
-    p, opt = ps.PRESETS[name], preset_optima(name)
-    rows = {r["method"]: r for r in ps.summary_table(opt, p.landscape, p.inner_lr, p.reptile_steps)}
+    p, opt = LANDSCAPES[name], preset_optima(name)
+    rows = {r["method"]: r
+            for r in ps.summary_table(p.landscape, opt, p.inner_lr, p.reptile_inner_steps)}
     assert PRESET_CLAIMS[name](opt, rows)
-    assert ps.settings_warnings(p.landscape, p.inner_lr) == []
+    assert settings_warnings(p.landscape, p.inner_lr) == []

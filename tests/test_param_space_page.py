@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.param_space as ps
+from dashboard.param_space_presets import LANDSCAPES
 
 PAGE = str(Path(__file__).parents[1] / "dashboard" / "pages" / "parameter_space.py")
 
@@ -34,13 +34,14 @@ def page() -> AppTest:
     return run_page()
 
 
-@pytest.mark.parametrize("name", list(ps.PRESETS))
+@pytest.mark.parametrize("name", list(LANDSCAPES))
 def test_each_preset_renders_its_figures(page, name):
-    page.selectbox(key="ps_preset").set_value(name).run()
+    page.selectbox(key="landscape").set_value(name).run()
     assert not page.exception
-    preset = ps.PRESETS[name]
-    assert page.session_state["ps_dim"] == preset.landscape.dim
-    assert page.slider(key="ps_alpha").value == preset.inner_lr
+    preset = LANDSCAPES[name]
+    assert page.session_state["dim"] == preset.landscape.dim
+    assert page.slider(key="inner_lr").value == preset.inner_lr
+    assert page.slider(key="reptile_inner_steps").value == preset.reptile_inner_steps
     specs = chart_specs(page)
     names = trace_names(specs["ps_chart"])
     assert {"Pre-training optimum", "MAML optimum", "Reptile optimum", "your φ"} <= names
@@ -60,31 +61,66 @@ def test_each_preset_renders_its_figures(page, name):
 
 
 def test_animation_has_frames_and_a_play_button():
-    at = run_page(preset="Two wells far apart", animate="1", meta_steps="20")
+    at = run_page(landscape="Two wells far apart", animate="true", iterations="20")
     assert not at.exception
+    assert at.slider(key="iterations").value == 20
     spec = chart_specs(at)["ps_meta"]
     assert len(spec["frames"]) > 5
     assert spec["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"
 
 
 def test_a_link_reproduces_the_view_and_changes_are_flagged():
-    at = run_page(preset="Quadratics with different curvatures", alpha="0.6", phi_x="-1.25",
-                  t2="quadratic,2,2,1,1,1")
+    at = run_page(landscape="Quadratics with different curvatures", inner_lr="0.6",
+                  phi1="-1.25", **{"task2.shape": "quadratic", "task2.c1": "2"})
     assert not at.exception
-    assert at.slider(key="ps_alpha").value == 0.6
-    assert at.slider(key="ps_phi_x").value == -1.25
-    assert at.session_state["ps_cx_1"] == 2.0
+    assert at.selectbox(key="landscape").value == "Quadratics with different curvatures"
+    assert at.slider(key="inner_lr").value == 0.6
+    assert at.slider(key="phi1").value == -1.25
+    assert at.slider(key="task2.c1").value == 2.0
+    assert at.slider(key="task1.h1").value == 4.0  # the rest comes from the preset
     assert any("diverges" in w.value for w in at.warning)  # α·h = 2.4 > 2 for the sharp task
     assert any("changed the preset" in c.value for c in at.caption)
-    assert at.query_params["alpha"] == "0.6" and at.query_params["t2"] == "quadratic,2,2,1,1,1"
+    assert at.query_params["inner_lr"] == "0.6" and at.query_params["task2.c1"] == "2"
+    assert "task2.shape" not in at.query_params  # equal to the preset's: the link sheds it
 
 
-def test_a_malformed_link_is_reported_not_raised():
-    at = run_page(alpha="fast", t1="banana", reptile_steps="99", t2="well,1,1,0,1,1")
+def test_a_link_with_the_preset_alone_shows_its_note():
+    name = "Four wells, three answers (2-D)"
+    at = run_page(landscape=name)
     assert not at.exception
-    assert any("Ignored malformed link settings: alpha, t1" in w.value for w in at.warning)
-    assert at.slider(key="ps_reptile_steps").value == 10  # clamped to the slider's range
-    assert at.session_state["ps_hx_1"] == 0.1
+    assert at.session_state["dim"] == 2 and at.session_state["tasks"] == 4
+    assert at.info[0].value == LANDSCAPES[name].explanation
+
+
+HOSTILE = {"landscape": "x" * 100_000, "dim": "inf", "inner_lr": "nan", "tasks": "1e400",
+           "task1.h1": "-3", "phi1": "99", "iterations": "inf", "animate": "true"}
+
+
+def test_hostile_link_values_are_ignored_in_one_short_sentence():
+    at = run_page(**HOSTILE, reptile_inner_steps="7")
+    assert not at.exception
+    first = next(iter(LANDSCAPES))
+    assert at.selectbox(key="landscape").value == first
+    assert at.session_state["dim"] == 1 and at.session_state["tasks"] == 2
+    assert at.slider(key="inner_lr").value == LANDSCAPES[first].inner_lr
+    assert at.slider(key="iterations").value == 80
+    assert at.slider(key="reptile_inner_steps").value == 7  # a valid value beside them is kept
+    notes = [w.value for w in at.warning if "Ignored link settings" in w.value]
+    assert len(notes) == 1 and len(notes[0]) < 300 and notes[0].count(".") <= 2
+    assert f"landscape = “{'x' * 12}…”" in notes[0] and "x" * 13 not in notes[0]
+    assert "dim = “inf”" in notes[0] and "and 4 more" in notes[0]
+    assert "landscape" not in at.query_params and "inner_lr" not in at.query_params
+
+
+@pytest.mark.parametrize("query", [{"dim": "3"}, {"inner_lr": "-inf"}, {"task3.shape": "banana"},
+                                   {"tasks": "2.5"}, {"task1.depth": "1e9"}, {"inner_steps": ""}])
+def test_each_hostile_value_is_reported_or_harmless(query):
+    at = run_page(**query, tasks="3") if "tasks" not in query else run_page(**query)
+    assert not at.exception
+    key, value = next(iter(query.items()))
+    reported = any(f"{key} = “{value}”" in w.value for w in at.warning)
+    assert reported or value == "2.5"  # 2.5 lies in the range; the slider takes a whole number
+    assert at.session_state["tasks"] in (2, 3)
 
 
 def test_figures_are_pure_functions_of_frames():
@@ -99,6 +135,26 @@ def test_figures_are_pure_functions_of_frames():
                                "reptile": [0.1]})
     fig = figs.directions_figure(d, (0.0,))
     assert len(fig.layout.annotations) == 3  # no arrow for a zero direction
+    ticks = fig.layout.yaxis.ticktext  # names and sizes beside the arrows, not on them
+    assert len(ticks) == 4 and "MAML  |d| = 0.2" in ticks[2]
     paths = figs.meta_paths_frame({"maml": np.zeros((61, 1))}, {"maml": np.zeros(61)})
     meta = figs.meta_training_figure(curves, paths, frames=26)
     assert len(meta.frames) == 26 and meta.frames[-1].name == "60"
+
+
+def test_close_optima_stay_visible_as_outlines_with_names_at_different_heights():
+    import numpy as np
+
+    from dashboard.figures import param_space as figs
+
+    xs = np.linspace(-1, 1, 5)[:, None]
+    curves = figs.curves_frame(xs, np.stack([xs[:, 0] ** 2, (xs[:, 0] - 1) ** 2], -1))
+    optima = figs.points_frame({"maml": [0.1], "reptile": [0.12], "pretrain": [0.5]},
+                               {"maml": 1.0, "reptile": 1.0, "pretrain": 0.9})
+    paths = figs.adaptation_frame(np.zeros((2, 2, 1)), np.zeros((2, 2)))
+    fig = figs.landscape_figure(curves, optima, paths, (0.0,))
+    markers = [t for t in fig.data if t.name and t.name.endswith("optimum")]
+    assert all(t.marker.symbol.endswith("-open") for t in markers)
+    names = {t.text[0].strip(): t.y[0] for t in fig.data if t.mode == "text"}
+    assert names.keys() == {"MAML", "Reptile", "Pre-training"}
+    assert len(set(names.values())) == 3

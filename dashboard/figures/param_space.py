@@ -15,8 +15,12 @@ from dashboard.theme import METHOD_COLORS, METHOD_LABELS
 TASK_COLORS = ("#A6761D", "#9467BD", "#17BECF", "#BCBD22", "#CC79A7")
 SUM_COLOR = "#8C8C8C"
 PHI_COLOR = "#E7298A"
-# Drawn in this order, largest first, so that coinciding optima stay visible as nested shapes.
+# Open shapes of different sizes, largest first: optima that coincide nest, and optima that are
+# merely close overlap as outlines instead of hiding each other.
 OPTIMUM_MARKERS = {"reptile": ("diamond", 20), "maml": ("star", 17), "pretrain": ("circle", 12)}
+# In 1-D each optimum's name sits on its dotted line, one height per method (fraction of the
+# plot's height), so that names of close optima stand one above the other.
+OPTIMUM_LABEL_HEIGHTS = {"pretrain": 0.97, "maml": 0.9, "reptile": 0.83}
 SUM_NAME = "Sum over tasks"
 AXES = ("x", "y")
 
@@ -111,23 +115,29 @@ def _base_layout(fig: go.Figure, title: str, two_d: bool) -> go.Figure:
 
 
 def _optima_traces(optima: pd.DataFrame, two_d: bool, top: float | None) -> list[go.Scatter]:
-    """A marker per optimum, plus a dotted vertical line in 1-D."""
+    """An open marker per optimum, plus in 1-D a dotted vertical line with the method's name."""
     traces = []
     order = list(OPTIMUM_MARKERS)
     for row in sorted(optima.itertuples(), key=lambda r: order.index(r.method)):
         name = f"{METHOD_LABELS[row.method]} optimum"
         color = METHOD_COLORS[row.method]
         symbol, size = OPTIMUM_MARKERS[row.method]
-        marker = dict(color=color, size=size, symbol=symbol, line=dict(width=1.5, color="white"))
+        marker = dict(color=color, size=size, symbol=f"{symbol}-open", line=dict(width=3))
         y = row.y if two_d else row.loss
         traces.append(go.Scatter(x=[row.x], y=[y], mode="markers", name=name, marker=marker,
                                  legendgroup=row.method,
                                  hovertemplate=f"{name}<br>Σ loss before adaptation {row.loss:.3f}"
                                                "<extra></extra>"))
         if not two_d:
+            height = top * OPTIMUM_LABEL_HEIGHTS[row.method]
             traces.append(go.Scatter(x=[row.x, row.x], y=[0, top], mode="lines", showlegend=False,
                                      legendgroup=row.method, hoverinfo="skip",
                                      line=dict(color=color, dash="dot", width=2)))
+            traces.append(go.Scatter(x=[row.x], y=[height], mode="text", showlegend=False,
+                                     legendgroup=row.method, hoverinfo="skip",
+                                     text=[f" {METHOD_LABELS[row.method]}"],
+                                     textposition="middle right",
+                                     textfont=dict(color=color, size=12)))
     return traces
 
 
@@ -243,10 +253,10 @@ def _landscape_2d(curves, optima, paths, phi, centres) -> go.Figure:
                                      legendgroup=f"task{row.task}", showlegend=False,
                                      marker=dict(color=task_color(row.task), size=11,
                                                  symbol="x")))
-    for trace in _optima_traces(optima, True, None):
-        fig.add_trace(trace)
     traces, arrows = _adaptation_parts(paths, True)
     for trace in traces:
+        fig.add_trace(trace)
+    for trace in _optima_traces(optima, True, None):  # above the inner steps' markers
         fig.add_trace(trace)
     fig.add_trace(_phi_trace(phi, phi[1]))
     fig.update_layout(annotations=arrows)
@@ -276,17 +286,15 @@ def _label(row) -> str:
 
 
 def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Figure:
-    """1-D: one row per method with a left or right arrow from φ."""
+    """1-D: one row per method with a left or right arrow from φ, its name and |d| on the left."""
     fig, arrows = go.Figure(), []
     for i, row in enumerate(directions.itertuples()):
         color = METHOD_COLORS[row.method]
         end = phi[0] + _tip(np.array([row.dx]), row.norm, length)[0]
-        fig.add_trace(go.Scatter(x=[end], y=[i], mode="markers+text",
-                                 name=METHOD_LABELS[row.method],
-                                 marker=dict(color=color, size=1), text=[_label(row)],
-                                 textposition="top center", textfont=dict(color=color),
-                                 hovertemplate=f"{_label(row)}<br>direction %{{customdata:.4f}}"
-                                               "<extra></extra>", customdata=[row.dx]))
+        fig.add_trace(go.Scatter(x=[phi[0], end], y=[i, i], mode="lines",
+                                 name=METHOD_LABELS[row.method], line=dict(color=color, width=3),
+                                 hovertemplate=f"{_label(row)}<br>direction {row.dx:.4f}"
+                                               "<extra></extra>"))
         if end != phi[0]:
             arrows.append(_arrow((phi[0], i), (end, i), color, width=3))
     fig.add_trace(go.Scatter(x=[phi[0]] * 2, y=[-0.5, len(directions) - 0.5], mode="lines",
@@ -296,7 +304,11 @@ def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Fi
                             "the size)",
                       margin=dict(l=10, r=10, t=50, b=10))
     fig.update_xaxes(title="φ", range=[phi[0] - 1.6 * length, phi[0] + 1.6 * length])
-    fig.update_yaxes(visible=False, range=[-0.6, len(directions) - 0.2])
+    # the labels stand in the axis margin, clear of arrows pointing either way
+    ticks = [f'<span style="color:{METHOD_COLORS[r.method]}">{_label(r)}</span>'
+             for r in directions.itertuples()]
+    fig.update_yaxes(range=[-0.6, len(directions) - 0.4], tickvals=list(range(len(ticks))),
+                     ticktext=ticks, showgrid=False, zeroline=False)
     return fig
 
 

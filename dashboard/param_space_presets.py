@@ -1,0 +1,131 @@
+"""The Parameter space page's preset landscapes and the sentences it writes about the numbers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from core.config import TrainConfig
+from core.param_space import Landscape, TaskLoss, loss_after, total_loss
+
+
+@dataclass(frozen=True)
+class LandscapePreset:
+    """A named landscape with the settings that show its point, and what it shows."""
+
+    landscape: Landscape
+    """The tasks."""
+    explanation: str
+    """One or two sentences on what the preset shows; tests/test_param_space.py checks them."""
+    inner_lr: float = 0.1
+    """α, the inner step size the explanation is about."""
+    inner_steps: int = 1
+    """Inner steps in MAML's objective."""
+    reptile_inner_steps: int = 5
+    """Inner steps before each Reptile update."""
+
+    def config(self) -> TrainConfig:
+        """The preset's inner-loop settings as the core's TrainConfig."""
+        return TrainConfig(inner_lr=self.inner_lr, inner_steps=self.inner_steps,
+                           reptile_inner_steps=self.reptile_inner_steps)
+
+
+def format_phi(phi) -> str:
+    """'φ = 0.42' or 'φ = (0.42, −1.10)'."""
+    values = phi.tolist() if isinstance(phi, Tensor) else phi
+    values = [f"{v:.2f}".replace("-", "−") for v in values]
+    return "φ = " + (values[0] if len(values) == 1 else f"({', '.join(values)})")
+
+
+def describe(points: dict[str, Tensor], landscape: Landscape, inner_lr: float,
+             inner_steps: int) -> str:
+    """Two sentences, generated from the numbers, on what separates the three optima."""
+    pre, maml, rep = points["pretrain"], points["maml"], points["reptile"]
+    scale = landscape.domain[1] - landscape.domain[0]
+    steps = f"{inner_steps} step{'s' if inner_steps > 1 else ''} of size α = {inner_lr:.3g}"
+    if (pre - maml).norm() < 1e-3 * scale:
+        first = (f"Pre-training and MAML agree ({format_phi(maml)}): the point that is best now "
+                 f"is also the best start for {steps}.")
+    else:
+        now = [total_loss(landscape, p).item() for p in (pre, maml)]
+        later = [loss_after(landscape, p, inner_lr, inner_steps).item() for p in (pre, maml)]
+        first = (f"Pre-training's {format_phi(pre)} has the lower loss now ({now[0]:.3f} vs "
+                 f"{now[1]:.3f} for MAML's {format_phi(maml)}), but after {steps} MAML's is lower "
+                 f"({later[1]:.3f} vs {later[0]:.3f}): MAML buys potential with current "
+                 "performance.")
+    if rep.isnan().any():
+        return first + " Reptile has no stable fixed point in the drawn range with these settings."
+    d_pre, d_maml = (rep - pre).norm().item(), (rep - maml).norm().item()
+    if max(d_pre, d_maml) < 1e-3 * scale:
+        second = "Reptile's fixed point is the same point."
+    else:
+        closer = "MAML's" if d_maml < d_pre else "pre-training's"
+        second = (f"Reptile's fixed point ({format_phi(rep)}) is closer to {closer} "
+                  f"(distance {min(d_pre, d_maml):.2f} vs {max(d_pre, d_maml):.2f}).")
+    return f"{first} {second}"
+
+
+def settings_warnings(landscape: Landscape, inner_lr: float) -> list[tuple[str, str]]:
+    """(level, message) for step sizes that make adaptation misbehave; level 'warning' or 'info'."""
+    notes = []
+    for n, task in enumerate(landscape.tasks, 1):
+        ah = inner_lr * max(task.curvature)
+        if ah > 2 and task.shape == "quadratic":
+            notes.append(("warning", f"Task {n}: α·h = {ah:.2f} > 2, so gradient descent on it "
+                          "diverges: every step lands further from the minimum than it started."))
+        elif ah > 1:
+            notes.append(("info", f"Task {n}: α·h = {ah:.2f} > 1 at its minimum, so steps near it "
+                          "jump past the minimum and adaptation zig-zags."))
+    if all(t.shape == "quadratic" for t in landscape.tasks) and all(
+            abs(inner_lr * h - 1) < 1e-9 for t in landscape.tasks for h in t.curvature):
+        notes.append(("warning", "α·h = 1 for every task: one step lands exactly on each minimum "
+                      "from anywhere, so every φ is a MAML optimum and the marker is arbitrary."))
+    return notes
+
+
+def _wells(*specs: tuple) -> Landscape:
+    """Landscape of wells from (centre, curvature, depth) triples."""
+    return Landscape(tuple(TaskLoss(c, h, "well", d) for c, h, d in specs))
+
+
+def _quadratics(*specs: tuple) -> Landscape:
+    """Landscape of quadratic bowls from (centre, curvature) pairs."""
+    return Landscape(tuple(TaskLoss(c, h, "quadratic") for c, h in specs))
+
+
+LANDSCAPES: dict[str, LandscapePreset] = {
+    "Two wells far apart": LandscapePreset(
+        _wells(((-2.0,), (0.5,), 1.0), ((2.0,), (0.5,), 1.2)),
+        "Pre-training sits in the deeper well (task 2) and gives up task 1; MAML sits between "
+        "the wells, from where one step of α = 2 heads into both, so its loss after adaptation "
+        "is far lower.", inner_lr=2.0),
+    "Two tasks, one sharp and one wide minimum": LandscapePreset(
+        _wells(((-1.0,), (8.0,), 3.0), ((1.5,), (1.0,), 3.0)),
+        "Pre-training stays near the sharp minimum (φ = −1), which is costly to miss; MAML moves "
+        "toward the wide one, because one step of α = 1/8 (one over the sharp task's curvature) "
+        "nearly solves the sharp task from close by.", inner_lr=0.125),
+    "Equal-curvature quadratics: the optima coincide": LandscapePreset(
+        _quadratics(((-1.5,), (2.0,)), ((1.0,), (2.0,))),
+        "Each step shrinks every task's distance to its minimum by the same factor 1 − αh, so "
+        "pre-training, MAML and Reptile all choose the mean of the centres, φ = −0.25.",
+        inner_lr=0.2),
+    "Quadratics with different curvatures": LandscapePreset(
+        _quadratics(((-1.0,), (4.0,)), ((1.5,), (1.0,))),
+        "For quadratics each optimum is a weighted mean of the centres: pre-training weights a "
+        "task by h, MAML by h(1 − αh)², so the sharp task, which one step nearly solves, counts "
+        "4 times more than the wide one for pre-training but 4 times less for MAML.",
+        inner_lr=0.2),
+    "Two crossing valleys (2-D)": LandscapePreset(
+        _wells(((-1.5, 0.5), (6.0, 0.5), 6.0), ((1.5, -0.5), (0.5, 6.0), 6.0)),
+        "Each task is sharp along one axis and flat along the other. Pre-training takes each "
+        "coordinate from the task that is sharp along it, near (−1.5, −0.5); MAML moves toward "
+        "the flat directions' minima (1.5, 0.5), because one step fixes a sharp direction but "
+        "barely moves a flat one.", inner_lr=0.16),
+    "Four wells, three answers (2-D)": LandscapePreset(
+        _wells(((-1.5, -1.5), (1.0, 1.0), 1.0), ((-1.5, 1.5), (1.0, 1.0), 1.1),
+               ((1.5, -1.5), (1.0, 1.0), 1.0), ((1.5, 1.5), (1.0, 1.0), 1.3)),
+        "Pre-training sits in the deepest well (task 4); MAML, with one inner step, sits midway "
+        "between the two deepest wells (tasks 2 and 4), which one step reaches from there; "
+        "Reptile, with five steps, sits near the centre, from which five steps reach all four.",
+        inner_lr=1.0),
+}
