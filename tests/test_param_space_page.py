@@ -113,13 +113,14 @@ def test_hostile_link_values_are_ignored_in_one_short_sentence():
 
 
 @pytest.mark.parametrize("query", [{"dim": "3"}, {"inner_lr": "-inf"}, {"task3.shape": "banana"},
-                                   {"tasks": "2.5"}, {"task1.depth": "1e9"}, {"inner_steps": ""}])
+                                   {"tasks": "2.5"}, {"task1.depth": "1e9"}, {"inner_steps": ""},
+                                   {"animate": "TRUE"}, {"animate": "1"}])
 def test_each_hostile_value_is_reported_or_harmless(query):
     at = run_page(**query, tasks="3") if "tasks" not in query else run_page(**query)
     assert not at.exception
     key, value = next(iter(query.items()))
     reported = any(f"{key} = “{value}”" in w.value for w in at.warning)
-    assert reported or value == "2.5"  # 2.5 lies in the range; the slider takes a whole number
+    assert reported != (value in ("2.5", "TRUE"))  # in range, or a toggle's spelling: taken
     assert at.session_state["tasks"] in (2, 3)
 
 

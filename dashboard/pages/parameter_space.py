@@ -21,11 +21,12 @@ MAX_TASKS = 5
 LO, HI = ps.DOMAIN
 TASK_RULES = {"shape": ps.SHAPES, "c1": (-3.5, 3.5), "h1": (0.1, 10.0), "c2": (-3.5, 3.5),
               "h2": (0.1, 10.0), "depth": (0.2, 6.0)}
-# Each widget's key (also its name in the link) → its options, or its (low, high) range.
+# Each widget's key (also its name in the link) → its options, (False, True) for a toggle, or its
+# (low, high) range.
 RULES: dict[str, tuple] = {
     "landscape": tuple(LANDSCAPES), "dim": ("1", "2"), "tasks": (2, MAX_TASKS),
     "inner_lr": (0.005, 3.0), "inner_steps": (1, 5), "reptile_inner_steps": (1, 10),
-    "test_steps": (1, 20), "phi1": (LO, HI), "phi2": (LO, HI), "animate": ("true", "false"),
+    "test_steps": (1, 20), "phi1": (LO, HI), "phi2": (LO, HI), "animate": (False, True),
     "meta_lr": (0.01, 1.0), "reptile_step_size": (0.01, 1.0), "iterations": (10, 200),
 } | {f"task{i}.{name}": rule for i in range(1, MAX_TASKS + 1) for name, rule in TASK_RULES.items()}
 PHI_START = 0.5
@@ -34,6 +35,8 @@ EXCERPT = 12  # characters of a bad link value quoted back
 
 def _fits(text: str, rule: tuple) -> bool:
     """Whether a link's text is one of the options, or a number inside the range."""
+    if isinstance(rule[0], bool):
+        return text.lower() in ("true", "false")  # as Streamlit reads a toggle
     if isinstance(rule[0], str):
         return text in rule
     try:
@@ -97,35 +100,38 @@ def slider(label: str, key: str, default, **kwargs):
     return st.slider(label, *RULES[key], default, key=key, **kwargs, **BIND)
 
 
+def task_row(i: int, defaults: dict, dim: int) -> ps.TaskLoss:
+    """Task i's shape, centre, curvature and depth in one row of widgets: the task they describe."""
+    def key(name: str) -> str:
+        return f"task{i}.{name}"
+
+    cols = st.columns([1.1, 1, 1, 1, 1, 1])
+    shape = cols[0].selectbox(f"Task {i}", ps.SHAPES, ps.SHAPES.index(defaults[key("shape")]),
+                              key=key("shape"), **BIND)
+    sub = ("₁", "₂") if dim == 2 else ("",)
+    centre, curvature = [], []
+    for d in range(1, dim + 1):
+        with cols[2 * d - 1]:
+            value = slider(f"centre c{sub[d - 1]}", key(f"c{d}"), defaults[key(f"c{d}")], step=0.1)
+            centre.append(round(value, 4))
+        with cols[2 * d]:
+            value = slider(f"curvature h{sub[d - 1]}", key(f"h{d}"), defaults[key(f"h{d}")],
+                           step=0.1)
+            curvature.append(round(value, 4))
+    with cols[5]:
+        depth = slider("depth", key("depth"), defaults[key("depth")], step=0.1,
+                       disabled=shape != "well")
+    return ps.TaskLoss(tuple(centre), tuple(curvature), shape,
+                       round(depth, 4) if shape == "well" else 1.0)
+
+
 def task_widgets(defaults: dict, dim: int, n_tasks: int) -> ps.Landscape:
-    """Per-task shape, centre, curvature and depth, in an expander: the tasks they describe."""
-    tasks = []
+    """Every task's row of widgets, in an expander: the landscape they describe."""
     with st.expander("Shape the tasks' losses", expanded=False):
         st.caption("A **well** is depth · (1 − exp(−q / depth)) with q = ½ Σ hᵢ (φᵢ − cᵢ)²: it "
                    "has curvature h at its centre c and flattens out at its depth far away. "
                    "A **quadratic** is q itself.")
-        for i in range(1, n_tasks + 1):
-            def key(name: str, i: int = i) -> str:
-                return f"task{i}.{name}"
-            cols = st.columns([1.1, 1, 1, 1, 1, 1])
-            shape = cols[0].selectbox(f"Task {i}", ps.SHAPES,
-                                      ps.SHAPES.index(defaults[key("shape")]), key=key("shape"),
-                                      **BIND)
-            sub = ("₁", "₂") if dim == 2 else ("", "")
-            values = {}
-            fields = ((1, "c1", f"centre c{sub[0]}"), (2, "h1", f"curvature h{sub[0]}"),
-                      (3, "c2", "centre c₂"), (4, "h2", "curvature h₂"))
-            for col, name, text in fields[:2 * dim]:
-                with cols[col]:
-                    values[name] = slider(text, key(name), defaults[key(name)], step=0.1)
-            with cols[5]:
-                depth = slider("depth", key("depth"), defaults[key("depth")], step=0.1,
-                               disabled=shape != "well")
-            centre = tuple(round(values[f"c{d}"], 4) for d in range(1, dim + 1))
-            curvature = tuple(round(values[f"h{d}"], 4) for d in range(1, dim + 1))
-            tasks.append(ps.TaskLoss(centre, curvature, shape,
-                                     round(depth, 4) if shape == "well" else 1.0))
-    return ps.Landscape(tuple(tasks))
+        return ps.Landscape(tuple(task_row(i, defaults, dim) for i in range(1, n_tasks + 1)))
 
 
 def step_widgets(defaults: dict, dim: int) -> tuple[TrainConfig, int, torch.Tensor]:
@@ -136,7 +142,7 @@ def step_widgets(defaults: dict, dim: int) -> tuple[TrainConfig, int, torch.Tens
     inner_steps = slider("inner steps in MAML's objective", "inner_steps",
                          defaults["inner_steps"],
                          help="MAML minimises Σ lₙ(θₙ) with θₙ this many steps from φ; usually 1.")
-    reptile_steps = slider("Reptile's inner steps", "reptile_inner_steps",
+    reptile_inner_steps = slider("Reptile's inner steps", "reptile_inner_steps",
                            defaults["reptile_inner_steps"],
                            help="Reptile moves φ toward θₙ after this many steps.")
     test_steps = slider("steps at test time k", "test_steps", 5,
@@ -146,7 +152,8 @@ def step_widgets(defaults: dict, dim: int) -> tuple[TrainConfig, int, torch.Tens
                   help="Or click the plot.")]
     if dim == 2:
         phi.append(slider("your φ₂", "phi2", defaults["phi2"], step=0.01))
-    cfg = TrainConfig(inner_lr=inner_lr, inner_steps=inner_steps, reptile_inner_steps=reptile_steps)
+    cfg = TrainConfig(inner_lr=inner_lr, inner_steps=inner_steps,
+                      reptile_inner_steps=reptile_inner_steps)
     return cfg, test_steps, ps.as_tensor(phi)
 
 
