@@ -107,7 +107,7 @@ def test_maml_and_fomaml_differ_by_the_second_order_term():
 
 
 @pytest.mark.parametrize("phi", [PHI, torch.tensor([-2.5, 3.0], dtype=ps.DTYPE)])
-def test_the_optimum_searchs_functions_move_like_the_registered_methods(phi):
+def test_the_optimum_search_moves_like_the_registered_methods(phi):
     """The objectives and Reptile's update that the optimum search uses, over many φ at once,
     give the directions of core.algorithms' meta-gradients, to rounding."""
     cfg, n = config(0.3, 2, 4), len(WELLS_2D.tasks)
