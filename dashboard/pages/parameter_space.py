@@ -12,7 +12,7 @@ from core.config import TrainConfig
 from dashboard.figures import param_space as figs
 from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, format_phi,
                                            settings_warnings)
-from dashboard.sidebar import BIND
+from dashboard.widgets import BIND
 from dashboard.theme import METHOD_LABELS
 
 torch.set_num_threads(1)
