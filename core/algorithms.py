@@ -96,13 +96,16 @@ def maml_gradient(learner: Learner, phi: Params, batch: TaskBatch, cfg: TrainCon
     """∇φ of the mean query loss after `inner_steps` adaptation steps on each support set
     (of the parameters in `only`, or all of them)."""
     mode = "first_order" if first_order else "second_order"
-    theta = adapt(learner, expand(phi, batch.num_tasks), batch.support_x, batch.support_y,
-                  cfg.inner_lr, cfg.inner_steps, mode, only=only)
-    meta_loss = _query_loss(learner, theta, batch)
+    meta_loss = _query_loss_after(learner, phi, batch, cfg.inner_lr, cfg.inner_steps, mode, only)
     return _grad(meta_loss, phi), meta_loss.detach()
 
 
-def _query_loss(learner: Learner, theta: Params, batch: TaskBatch) -> Tensor:
+def _query_loss_after(learner: Learner, phi: Params, batch: TaskBatch, inner_lr: float | Params,
+                      steps: int, mode: str, only: tuple[str, ...] | None = None) -> Tensor:
+    """Mean query loss of φ adapted on each support set (queries normalised by the support
+    where the model does that)."""
+    theta = adapt(learner, expand(phi, batch.num_tasks), batch.support_x, batch.support_y,
+                  inner_lr, steps, mode, only=only)
     return learner.loss(theta, batch.query_x, batch.query_y, context=batch.support_x).mean()
 
 
@@ -121,9 +124,7 @@ def metasgd_gradient(learner: Learner, phi: Params, batch: TaskBatch,
     """Meta-SGD: exact MAML whose inner steps use the learned per-parameter α, so the query
     loss is differentiated with respect to φ and α together."""
     weights, alpha = _split_alpha(phi)
-    theta = adapt(learner, expand(weights, batch.num_tasks), batch.support_x, batch.support_y,
-                  alpha, cfg.inner_steps, "second_order")
-    meta_loss = _query_loss(learner, theta, batch)
+    meta_loss = _query_loss_after(learner, weights, batch, alpha, cfg.inner_steps, "second_order")
     return _grad(meta_loss, phi), meta_loss.detach()
 
 
