@@ -58,8 +58,8 @@ class Learner:
         # Pre-training on task labels costs the same as transfer learning's wide head.
         self.family = SimpleNamespace(pretraining_data=TaskBatch.all_data)
 
-    def loss(self, params, x, y):
-        pred = self.model.forward(params, x)
+    def loss(self, params, x, y, context=None):
+        pred = self.model.forward(params, x, context)
         return F.cross_entropy(pred.flatten(0, 1), y.reshape(-1), reduction="none").view(y.shape).mean(1)
 
 

@@ -2,12 +2,15 @@
 
 MAML: Finn, Abbeel & Levine, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
 Networks", ICML 2017. Reptile: Nichol, Achiam & Schulman, "On First-Order Meta-Learning
-Algorithms", arXiv:1803.02999, 2018. Every method is scored with the same `adapt`.
+Algorithms", arXiv:1803.02999, 2018. ANIL: Raghu, Raghu, Bengio & Vinyals, "Rapid Learning or
+Feature Reuse? Towards Understanding the Effectiveness of MAML", ICLR 2020. Meta-SGD: Li, Zhou,
+Chen & Li, "Meta-SGD: Learning to Learn Quickly for Few-Shot Learning", arXiv:1707.09835, 2017.
+Every method is scored with the same `adapt`; a method's `adaptation` hook says how.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, NamedTuple, Protocol
 
 import torch
 from torch import Tensor
@@ -19,41 +22,68 @@ from core.tasks import TaskBatch
 
 class Learner(Protocol):
     """What the algorithms need of a model on a family: per-task losses (pre-training also asks
-    the family for its data and the model for a new head)."""
+    the family for its data and the model for a new head, ANIL the model for its head's keys)."""
 
     family: Any
     model: Any
 
-    def loss(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
-        """Per-task mean loss (tasks,) of per-task `params` on (tasks, points, ...) data."""
+    def loss(self, params: Params, x: Tensor, y: Tensor, context: Tensor | None = None) -> Tensor:
+        """Per-task mean loss (tasks,) of per-task `params` on (tasks, points, ...) data;
+        `context` (the support inputs) normalises x on models that normalise by the support set."""
 
 
-def adapt_path(learner: Learner, params: Params, x: Tensor, y: Tensor, inner_lr: float,
-               steps: int, mode: str = "detached") -> Iterator[Params]:
+def adapt_path(learner: Learner, params: Params, x: Tensor, y: Tensor, inner_lr: float | Params,
+               steps: int, mode: str = "detached", *,
+               only: tuple[str, ...] | None = None) -> Iterator[Params]:
     """Per-task parameters after 0, 1, ..., `steps` plain SGD steps on (x, y).
 
     mode 'second_order' keeps the graph of each gradient (exact MAML); 'first_order' treats
     the gradients as constants, so dθ/dφ = I (first-order MAML); 'detached' cuts every step
-    from the graph (evaluation, Reptile).
+    from the graph (evaluation, Reptile). `inner_lr` is one α or one per parameter (Meta-SGD,
+    shaped like the parameter without the task axis); `only` names the parameters that move
+    (ANIL: the head), the others stay as given.
     """
+    moving = list(params) if only is None else [k for k in params if k in only]
     if mode == "detached":
-        params = detached(params)
+        params = {**{k: v.detach() for k, v in params.items()}, **detached(_pick(params, moving))}
     yield params
     for _ in range(steps):
         total = learner.loss(params, x, y).sum()  # tasks are independent: d total/dθ_t = dl_t/dθ_t
-        grads = torch.autograd.grad(total, list(params.values()), create_graph=mode == "second_order")
-        params = {k: p - inner_lr * g for (k, p), g in zip(params.items(), grads)}
-        if mode == "detached":
-            params = detached(params)
+        grads = torch.autograd.grad(total, [params[k] for k in moving],
+                                    create_graph=mode == "second_order")
+        step = {k: params[k] - _lr(inner_lr, k) * g for k, g in zip(moving, grads)}
+        params = {**params, **(detached(step) if mode == "detached" else step)}
         yield params
 
 
-def adapt(learner: Learner, params: Params, x: Tensor, y: Tensor, inner_lr: float, steps: int,
-          mode: str = "detached") -> Params:
+def adapt(learner: Learner, params: Params, x: Tensor, y: Tensor, inner_lr: float | Params,
+          steps: int, mode: str = "detached", *, only: tuple[str, ...] | None = None) -> Params:
     """Per-task parameters after `steps` SGD steps on (x, y): the one inner loop of the lab."""
-    for params in adapt_path(learner, params, x, y, inner_lr, steps, mode):
+    for params in adapt_path(learner, params, x, y, inner_lr, steps, mode, only=only):
         pass
     return params
+
+
+def _pick(params: Params, keys: list[str]) -> Params:
+    return {k: params[k] for k in keys}
+
+
+def _lr(inner_lr: float | Params, key: str) -> float | Tensor:
+    return inner_lr[key] if isinstance(inner_lr, dict) else inner_lr
+
+
+class AdaptPlan(NamedTuple):
+    """How test time adapts a trained method: from which φ, with which α, moving which keys."""
+
+    params: Params  # the model's φ (no task axis)
+    inner_lr: float | Params  # one α, or a learned α per parameter (Meta-SGD)
+    only: tuple[str, ...] | None = None  # the keys that move; None: all of them
+
+    def scaled(self, factor: float) -> "AdaptPlan":
+        """The same plan with every α multiplied by `factor`."""
+        lr = ({k: factor * v for k, v in self.inner_lr.items()} if isinstance(self.inner_lr, dict)
+              else factor * self.inner_lr)
+        return self._replace(inner_lr=lr)
 
 
 def _grad(loss: Tensor, phi: Params) -> Params:
@@ -61,13 +91,47 @@ def _grad(loss: Tensor, phi: Params) -> Params:
 
 
 def maml_gradient(learner: Learner, phi: Params, batch: TaskBatch, cfg: TrainConfig,
-                  first_order: bool = False) -> tuple[Params, Tensor]:
-    """∇φ of the mean query loss after `inner_steps` adaptation steps on each support set."""
+                  first_order: bool = False, only: tuple[str, ...] | None = None
+                  ) -> tuple[Params, Tensor]:
+    """∇φ of the mean query loss after `inner_steps` adaptation steps on each support set
+    (of the parameters in `only`, or all of them)."""
     mode = "first_order" if first_order else "second_order"
-    theta = adapt(learner, expand(phi, batch.num_tasks), batch.support_x, batch.support_y,
-                  cfg.inner_lr, cfg.inner_steps, mode)
-    meta_loss = learner.loss(theta, batch.query_x, batch.query_y).mean()
+    meta_loss = _query_loss_after(learner, phi, batch, cfg.inner_lr, cfg.inner_steps, mode, only)
     return _grad(meta_loss, phi), meta_loss.detach()
+
+
+def _query_loss_after(learner: Learner, phi: Params, batch: TaskBatch, inner_lr: float | Params,
+                      steps: int, mode: str, only: tuple[str, ...] | None = None) -> Tensor:
+    """Mean query loss of φ adapted on each support set (queries normalised by the support
+    where the model does that)."""
+    theta = adapt(learner, expand(phi, batch.num_tasks), batch.support_x, batch.support_y,
+                  inner_lr, steps, mode, only=only)
+    return learner.loss(theta, batch.query_x, batch.query_y, context=batch.support_x).mean()
+
+
+def anil_gradient(learner: Learner, phi: Params, batch: TaskBatch,
+                  cfg: TrainConfig) -> tuple[Params, Tensor]:
+    """ANIL: exact MAML whose inner loop adapts only the head; the body still learns through
+    the query loss's dependence on its features (and on the head's adapted values)."""
+    return maml_gradient(learner, phi, batch, cfg, only=learner.model.head_keys)
+
+
+LR_PREFIX = "lr."  # Meta-SGD's α for parameter k is stored as φ["lr." + k]
+
+
+def metasgd_gradient(learner: Learner, phi: Params, batch: TaskBatch,
+                     cfg: TrainConfig) -> tuple[Params, Tensor]:
+    """Meta-SGD: exact MAML whose inner steps use the learned per-parameter α, so the query
+    loss is differentiated with respect to φ and α together."""
+    weights, alpha = _split_alpha(phi)
+    meta_loss = _query_loss_after(learner, weights, batch, alpha, cfg.inner_steps, "second_order")
+    return _grad(meta_loss, phi), meta_loss.detach()
+
+
+def _split_alpha(phi: Params) -> tuple[Params, Params]:
+    """Model parameters, and the learned α keyed like them (Meta-SGD)."""
+    weights = {k: v for k, v in phi.items() if not k.startswith(LR_PREFIX)}
+    return weights, {k: phi[LR_PREFIX + k] for k in weights if LR_PREFIX + k in phi}
 
 
 def fomaml_gradient(learner: Learner, phi: Params, batch: TaskBatch,
@@ -104,13 +168,13 @@ def pretrain_gradient(learner: Learner, phi: Params, batch: TaskBatch,
     return _grad(loss, phi), loss.detach()
 
 
-def pretrain_start(learner: Learner, phi: Params) -> Params:
+def pretrain_start(learner: Learner, phi: Params, cfg: TrainConfig) -> Params:
     """φ with a zero head over every pre-training class on transfer families; φ otherwise."""
     classes = learner.family.pretrain_classes
     return phi if classes is None else learner.model.with_head(phi, classes)
 
 
-def pretrain_finish(learner: Learner, phi: Params) -> Params:
+def pretrain_finish(learner: Learner, phi: Params, cfg: TrainConfig) -> Params:
     """The pre-trained body with a fresh zero N-way head on transfer families; φ otherwise.
 
     A zero head makes the first adaptation step train the head alone (the body's gradient
@@ -121,13 +185,35 @@ def pretrain_finish(learner: Learner, phi: Params) -> Params:
     return learner.model.with_head(phi, learner.family.output_dim)
 
 
-def same_params(learner: Learner, phi: Params) -> Params:
+def same_params(learner: Learner, phi: Params, cfg: TrainConfig) -> Params:
     """No change: most methods train and score the model as it is."""
     return phi
 
 
+def metasgd_start(learner: Learner, phi: Params, cfg: TrainConfig) -> Params:
+    """φ and a learned α per parameter, shaped like it and starting at inner_lr."""
+    return {**phi, **{LR_PREFIX + k: torch.full_like(v, cfg.inner_lr) for k, v in phi.items()}}
+
+
+def whole_net(learner: Learner, phi: Params, cfg: TrainConfig) -> AdaptPlan:
+    """Test time adapts every parameter with the configured α: the lecture's setting."""
+    return AdaptPlan(phi, cfg.inner_lr)
+
+
+def head_only(learner: Learner, phi: Params, cfg: TrainConfig) -> AdaptPlan:
+    """Test time adapts only the head, as ANIL was trained."""
+    return AdaptPlan(phi, cfg.inner_lr, learner.model.head_keys)
+
+
+def learned_lr(learner: Learner, phi: Params, cfg: TrainConfig) -> AdaptPlan:
+    """Test time adapts every parameter with Meta-SGD's learned α."""
+    weights, alpha = _split_alpha(phi)
+    return AdaptPlan(weights, alpha)
+
+
 MetaGradient = Callable[[Learner, Params, TaskBatch, TrainConfig], tuple[Params, Tensor]]
-ParamsHook = Callable[[Learner, Params], Params]
+ParamsHook = Callable[[Learner, Params, TrainConfig], Params]
+PlanHook = Callable[[Learner, Params, TrainConfig], AdaptPlan]
 
 
 @dataclass(frozen=True)
@@ -142,6 +228,9 @@ class Method:
     loss_label: str = "query loss after adaptation"
     start: ParamsHook = same_params  # the shared initialisation -> what training starts from
     finish: ParamsHook = same_params  # trained parameters -> the φ that adaptation starts from
+    adaptation: PlanHook = whole_net  # finished parameters -> how test time adapts them
+    # Further test-time adaptations of the same training, scored as "<name>-<suffix>".
+    variants: tuple[tuple[str, PlanHook], ...] = ()
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -157,6 +246,12 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "training on all meta-train classes, then a fresh head (transfer learning)",
            pretrain_gradient, loss_label="joint loss of φ before adaptation",
            start=pretrain_start, finish=pretrain_finish),
+    Method("anil", "ANIL", "MAML whose inner loop adapts only the head (the last layer), in "
+           "training and at test time; also scored with the whole net adapted (anil-whole)",
+           anil_gradient, adaptation=head_only, variants=(("whole", whole_net),)),
+    Method("metasgd", "Meta-SGD", "MAML with a learned inner learning rate per parameter "
+           "(α shaped like φ, starting at inner_lr), meta-trained with φ; adaptation uses it",
+           metasgd_gradient, start=metasgd_start, adaptation=learned_lr),
     Method("scratch", "Scratch", "no meta-training: the random initialisation, the floor every "
            "method must beat", None, loss_label="(not trained)"),
 )}

@@ -21,7 +21,7 @@ from core.settings import SettingError, Spec, specs
 from core.training import Checkpoint, MethodResult, Progress, compare, pooled_rows
 
 ROW_FIELDS = ["method", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks", "diverged",
-              "train_seconds"]
+              "train_seconds", "test_lr"]
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -124,8 +124,8 @@ def _print_event(event: object, every: int) -> None:
 def format_table(rows: list[dict]) -> str:
     """Rows as a fixed-width table: one line per method and step, one column per metric."""
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
-    header = f"{'method':<10} {'step':>4}  " + "  ".join(f"{m + ' (95% CI)':<26}" for m in metrics)
-    lines = [header + "  train s", "-" * (len(header) + 9)]
+    header = f"{'method':<12} {'step':>4}  " + "  ".join(f"{m + ' (95% CI)':<26}" for m in metrics)
+    lines = [header + "  train s  test α", "-" * (len(header) + 17)]
     by_key = {(r["method"], r["step"], r["metric"]): r for r in rows}
     for method, step in dict.fromkeys((r["method"], r["step"]) for r in rows):
         cells = []
@@ -133,8 +133,9 @@ def format_table(rows: list[dict]) -> str:
             r = by_key[(method, step, m)]
             cells.append(f"{'diverged':<26}" if r["diverged"] else
                          f"{r['mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]".ljust(26))
-        seconds = by_key[(method, step, metrics[0])]["train_seconds"]
-        lines.append(f"{method:<10} {step:>4}  " + "  ".join(cells) + f"  {seconds:7.1f}")
+        first = by_key[(method, step, metrics[0])]
+        lines.append(f"{method:<12} {step:>4}  " + "  ".join(cells)
+                     + f"  {first['train_seconds']:7.1f}  {first.get('test_lr', '')}")
     return "\n".join(lines)
 
 

@@ -35,6 +35,14 @@ class TrainConfig(Validated):
                              kind="int")
     checkpoints: int = setting(10, "validation checkpoints during training (0 = none)", 0, 1000,
                                kind="int")
+    test_lr: str = setting("train", "test-time α: 'train' adapts with the training α (the "
+                           "lecture's setting; Meta-SGD: its learned α); 'auto' picks, per method, "
+                           "the best of α × 0.1, 0.3, 1, 3 on the validation tasks",
+                           choices=("train", "auto"), kind="choice")
+    queries: str = setting("together", "how query points are scored: 'together' in one batch, "
+                           "or 'alone', each in its own forward pass (no other query point can "
+                           "sway a batch-normalised prediction)", choices=("together", "alone"),
+                           kind="choice")
     seed: int = setting(0, "random seed: same seed, same numbers", 0, 2**31 - 1, kind="int")
 
     def check(self) -> None:

@@ -1,6 +1,7 @@
 """Fair scoring: every method is adapted with the same `adapt` on held-out test tasks."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -9,7 +10,7 @@ from typing import Callable, Iterable, TypeVar
 import torch
 from torch import Tensor
 
-from core.algorithms import adapt_path
+from core.algorithms import AdaptPlan, adapt_path
 from core.families.base import TaskFamily
 from core.models import MLP, Params, expand
 from core.tasks import TaskBatch
@@ -25,25 +26,33 @@ class FamilyLearner:
     family: TaskFamily
     model: MLP
 
-    def predict(self, params: Params, x: Tensor) -> Tensor:
-        """Model outputs (tasks, points, outputs) for per-task parameters."""
-        return self.model.forward(params, x)
+    def predict(self, params: Params, x: Tensor, context: Tensor | None = None,
+                alone: bool = False) -> Tensor:
+        """Model outputs (tasks, points, outputs) for per-task parameters; `context`: the support
+        inputs (for models that normalise by them); `alone`: each point in its own forward pass,
+        so no other point of x can influence its prediction."""
+        if alone:
+            return torch.cat([self.model.forward(params, x[:, i:i + 1], context)
+                              for i in range(x.shape[1])], dim=1)
+        return self.model.forward(params, x, context)
 
-    def loss(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
+    def loss(self, params: Params, x: Tensor, y: Tensor, context: Tensor | None = None) -> Tensor:
         """Per-task mean loss (tasks,)."""
-        return self.family.loss(self.predict(params, x), y)
+        return self.family.loss(self.predict(params, x, context), y)
 
-    def metrics(self, params: Params, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def metrics(self, params: Params, x: Tensor, y: Tensor, context: Tensor | None = None,
+                alone: bool = False) -> dict[str, Tensor]:
         """Every metric of the family, each per task (tasks,)."""
-        pred = self.predict(params, x)
+        pred = self.predict(params, x, context, alone)
         out = {"loss": self.family.loss(pred, y)}
         if "accuracy" in self.family.metrics:
             out["accuracy"] = self.family.accuracy(pred, y)
         return out
 
-    def query_metrics(self, params: Params, tasks: TaskBatch) -> dict[str, Tensor]:
-        """Every metric on the tasks' query sets (the probe that scoring uses)."""
-        return self.metrics(params, tasks.query_x, tasks.query_y)
+    def query_metrics(self, params: Params, tasks: TaskBatch, alone: bool = False) -> dict[str, Tensor]:
+        """Every metric on the tasks' query sets (the probe that scoring uses), normalised by
+        their support sets where the model does that."""
+        return self.metrics(params, tasks.query_x, tasks.query_y, tasks.support_x, alone)
 
 
 def make_learner(family: TaskFamily, hidden: tuple[int, ...]) -> FamilyLearner:
@@ -54,16 +63,18 @@ def make_learner(family: TaskFamily, hidden: tuple[int, ...]) -> FamilyLearner:
 Probe = Callable[[Params, TaskBatch], T]  # (adapted per-task params, tasks) -> what to record
 
 
-def adaptation_trace(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
-                     steps: Iterable[int], probe: Probe[T]) -> dict[int, T]:
-    """probe(θ, tasks) at each of `steps` while φ adapts to every task's support set at once.
+def adaptation_trace(learner: FamilyLearner, phi: Params, tasks: TaskBatch,
+                     inner_lr: float | Params, steps: Iterable[int], probe: Probe[T], *,
+                     only: tuple[str, ...] | None = None) -> dict[int, T]:
+    """probe(θ, tasks) at each of `steps` while φ adapts to every task's support set at once
+    (`inner_lr` and `only` as in `adapt_path`).
 
     The one place that adapts at test time: scoring, the Inspect page and the image predictions
     all read the same `adapt_path`. Keys are the requested steps in increasing order.
     """
     wanted = set(steps)
     path = adapt_path(learner, expand(phi, tasks.num_tasks), tasks.support_x, tasks.support_y,
-                      inner_lr, max(wanted))
+                      inner_lr, max(wanted), only=only)
     trace = {}
     for step, params in enumerate(path):
         if step in wanted:
@@ -72,19 +83,36 @@ def adaptation_trace(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inne
     return trace
 
 
-def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
-                steps: tuple[int, ...], chunk: int | None = None) -> dict[str, Tensor]:
-    """Query metrics per step and task, each (len(steps), tasks), after adapting φ on the support.
+def plan_trace(learner: FamilyLearner, plan: AdaptPlan, tasks: TaskBatch, steps: Iterable[int],
+               probe: Probe[T]) -> dict[int, T]:
+    """`adaptation_trace` as a method's test-time plan says (its φ, its α, the keys it moves)."""
+    return adaptation_trace(learner, plan.params, tasks, plan.inner_lr, steps, probe,
+                            only=plan.only)
+
+
+def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float | Params,
+                steps: tuple[int, ...], chunk: int | None = None, *,
+                only: tuple[str, ...] | None = None, alone: bool = False) -> dict[str, Tensor]:
+    """Query metrics per step and task, each (len(steps), tasks), after adapting φ on the support
+    (`inner_lr` and `only` as in `adapt_path`; `alone`: each query point scored on its own).
 
     Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk).
     """
     chunk = chunk or learner.family.eval_chunk
     parts = []
+    probe = functools.partial(learner.query_metrics, alone=alone)
     for start in range(0, tasks.num_tasks, chunk):
         trace = adaptation_trace(learner, phi, tasks.select(slice(start, start + chunk)),
-                                 inner_lr, steps, learner.query_metrics)
+                                 inner_lr, steps, probe, only=only)
         parts.append(_by_metric(trace))
     return {k: torch.cat([p[k] for p in parts], dim=1) for k in parts[0]}
+
+
+def score_plan(learner: FamilyLearner, plan: AdaptPlan, tasks: TaskBatch, steps: tuple[int, ...],
+               alone: bool = False) -> dict[str, Tensor]:
+    """`score_tasks` with a method's test-time adaptation plan."""
+    return score_tasks(learner, plan.params, tasks, plan.inner_lr, steps, only=plan.only,
+                       alone=alone)
 
 
 def _by_metric(trace: dict[int, dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -96,6 +124,32 @@ def _by_metric(trace: dict[int, dict[str, Tensor]]) -> dict[str, Tensor]:
 def higher_is_better(metric: str) -> bool:
     """Accuracy goes up, losses go down."""
     return metric == "accuracy"
+
+
+TEST_LR_FACTORS = (1.0, 0.1, 0.3, 3.0)  # the training α first: it wins ties
+
+
+def tune_test_lr(learner: FamilyLearner, plan: AdaptPlan, val_tasks: TaskBatch,
+                 steps: tuple[int, ...]) -> tuple[AdaptPlan, float]:
+    """The plan with its α scaled by the factor of TEST_LR_FACTORS that scores best on the
+    validation tasks (mean over the scored steps after 0 of accuracy, or of the loss on
+    regression), and that factor. A diverging factor never wins."""
+    best, best_value = 1.0, -math.inf
+    for factor in TEST_LR_FACTORS:
+        value = _criterion(learner, score_plan(learner, plan.scaled(factor), val_tasks, steps),
+                           steps)
+        if value > best_value:
+            best, best_value = factor, value
+    return plan.scaled(best), best
+
+
+def _criterion(learner: FamilyLearner, scores: dict[str, Tensor], steps: tuple[int, ...]) -> float:
+    """Higher is better; NaN (divergence) counts as worst."""
+    after = [i for i, s in enumerate(steps) if s > 0] or list(range(len(steps)))
+    metric = "accuracy" if "accuracy" in scores else "loss"
+    value = scores[metric][after].double().mean().item()
+    value = value if metric == "accuracy" else -value
+    return value if math.isfinite(value) else -math.inf
 
 
 def mean_ci(values: Tensor) -> tuple[float, float, float]:

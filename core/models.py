@@ -36,8 +36,15 @@ class MLP:
             params[f"b{i}"] = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
         return params
 
-    def forward(self, params: Params, x: Tensor) -> Tensor:
-        """(tasks, points, inputs) -> (tasks, points, outputs) with per-task weights."""
+    @property
+    def head_keys(self) -> tuple[str, ...]:
+        """The last layer's parameters (what ANIL adapts)."""
+        last = len(self.sizes) - 2
+        return (f"w{last}", f"b{last}")
+
+    def forward(self, params: Params, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """(tasks, points, inputs) -> (tasks, points, outputs) with per-task weights; every point
+        on its own, so a `context` (the support inputs) changes nothing."""
         layers = len(self.sizes) - 1
         h = x
         for i in range(layers):

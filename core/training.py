@@ -9,9 +9,9 @@ from typing import Iterator, Sequence, Union
 import torch
 from torch import Tensor
 
-from core.algorithms import METHODS, Method
+from core.algorithms import METHODS, AdaptPlan, Method, PlanHook
 from core.config import TrainConfig
-from core.evaluation import FamilyLearner, make_learner, score_tasks, summary_rows
+from core.evaluation import FamilyLearner, make_learner, score_plan, summary_rows, tune_test_lr
 from core.families.base import TaskFamily
 from core.models import Params
 from core.settings import SettingError
@@ -52,6 +52,15 @@ class MethodResult:
     history: list[Progress] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     diverged: str | None = None  # why, when training or test-time adaptation blew up
+    plan: AdaptPlan | None = None  # how the test tasks were adapted (from `params`)
+    test_lr_scale: float = 1.0  # the test-time α as a multiple of the trained one
+
+    @property
+    def test_lr(self) -> str:
+        """The test-time α in words: a number, or Meta-SGD's learned α and its scale."""
+        if self.plan is None or not isinstance(self.plan.inner_lr, dict):
+            return f"{self.plan.inner_lr:g}" if self.plan else ""
+        return "learned" + ("" if self.test_lr_scale == 1 else f"×{self.test_lr_scale:g}")
 
 
 Event = Union[Progress, Checkpoint, MethodResult]
@@ -87,11 +96,12 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
                  test_tasks: TaskBatch, val_tasks: TaskBatch) -> Iterator[Event]:
     """Meta-train one method from the seed's shared initialisation, then score it on test tasks.
 
-    Yields Progress and Checkpoint events, and finally the MethodResult. A non-finite loss or
-    gradient stops training and marks the result diverged instead of raising.
+    Yields Progress and Checkpoint events, and finally the MethodResult, then one per test-time
+    variant of the method (e.g. ANIL with the whole net adapted). A non-finite loss or gradient
+    stops training and marks the result diverged instead of raising.
     """
     method = METHODS[method_name]
-    initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")))
+    initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")), cfg)
     phi = {k: v.requires_grad_(True) for k, v in initial.items()}
     tasks_gen = generator(cfg.seed, "train")  # every method sees the same task sequence
     opt = _optimizer(method, list(phi.values()), cfg)
@@ -102,7 +112,7 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     start = time.perf_counter()
     for it in range(iterations + 1):
         if it in checkpoint_at:
-            event = _validate(learner, method_name, method.finish(learner, phi), cfg, val_tasks, it)
+            event = _validate(learner, method, method.finish(learner, phi, cfg), cfg, val_tasks, it)
             result.checkpoints.append(event)
             yield event
         if it == iterations:
@@ -124,19 +134,35 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
             result.history.append(event)
             yield event
     result.seconds = time.perf_counter() - start
-    result.params = method.finish(learner, {k: v.detach() for k, v in phi.items()})
-    result.scores = score_tasks(learner, result.params, test_tasks, cfg.inner_lr, cfg.eval_steps)
+    result.params = method.finish(learner, {k: v.detach() for k, v in phi.items()}, cfg)
+    training_diverged = result.diverged
+    for suffix, hook in (("", method.adaptation), *method.variants):
+        if suffix:
+            result = MethodResult(f"{method_name}-{suffix}", cfg.seed, result.params,
+                                  result.seconds, {}, diverged=training_diverged)
+        _score(learner, result, hook, cfg, test_tasks, val_tasks)
+        yield result
+
+
+def _score(learner: FamilyLearner, result: MethodResult, hook: PlanHook, cfg: TrainConfig,
+           test_tasks: TaskBatch, val_tasks: TaskBatch) -> None:
+    """Adapt the result's φ on every test task as `hook` says (its α tuned when asked)."""
+    result.plan = hook(learner, result.params, cfg)
+    if cfg.test_lr == "auto":
+        result.plan, result.test_lr_scale = tune_test_lr(learner, result.plan, val_tasks,
+                                                         cfg.eval_steps)
+    result.scores = score_plan(learner, result.plan, test_tasks, cfg.eval_steps,
+                               alone=cfg.queries == "alone")
     if result.diverged is None and not all(bool(torch.isfinite(s).all()) for s in result.scores.values()):
         result.diverged = "test-time adaptation diverged; lower inner_lr"
-    yield result
 
 
-def _validate(learner: FamilyLearner, method: str, phi: Params, cfg: TrainConfig,
+def _validate(learner: FamilyLearner, method: Method, phi: Params, cfg: TrainConfig,
               val_tasks: TaskBatch, iteration: int) -> Checkpoint:
     steps = _validation_steps(cfg)
-    scores = score_tasks(learner, {k: v.detach() for k, v in phi.items()}, val_tasks,
-                         cfg.inner_lr, steps)
-    return Checkpoint(method, cfg.seed, iteration, summary_rows(method, scores, steps))
+    plan = method.adaptation(learner, {k: v.detach() for k, v in phi.items()}, cfg)
+    scores = score_plan(learner, plan, val_tasks, steps)
+    return Checkpoint(method.name, cfg.seed, iteration, summary_rows(method.name, scores, steps))
 
 
 def check_methods(methods: Sequence[str]) -> None:
@@ -170,6 +196,7 @@ class Pooled:
     scores: dict[str, Tensor]  # metric -> (len(eval_steps), test tasks of all seeds)
     diverged: str  # why, when any seed diverged; "" otherwise
     seconds: float  # mean training time per seed
+    test_lr: str  # the test-time α of each seed, in words, repeats dropped
 
 
 def pool_seeds(results: Sequence[MethodResult]) -> list[Pooled]:
@@ -179,7 +206,8 @@ def pool_seeds(results: Sequence[MethodResult]) -> list[Pooled]:
         mine = [r for r in results if r.method == name]
         scores = {k: torch.cat([r.scores[k] for r in mine], dim=1) for k in mine[0].scores}
         diverged = next((r.diverged for r in mine if r.diverged), "")
-        pooled.append(Pooled(name, scores, diverged, sum(r.seconds for r in mine) / len(mine)))
+        pooled.append(Pooled(name, scores, diverged, sum(r.seconds for r in mine) / len(mine),
+                             ", ".join(dict.fromkeys(r.test_lr for r in mine))))
     return pooled
 
 
@@ -190,5 +218,6 @@ def pooled_rows(results: Sequence[MethodResult], steps: tuple[int, ...]) -> list
         for row in summary_rows(p.method, p.scores, steps):
             if p.diverged:
                 row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
-            rows.append({**row, "diverged": p.diverged, "train_seconds": p.seconds})
+            rows.append({**row, "diverged": p.diverged, "train_seconds": p.seconds,
+                         "test_lr": p.test_lr})
     return rows

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.evaluation import FamilyLearner, Probe, adaptation_trace
+from core.algorithms import AdaptPlan
+from core.evaluation import FamilyLearner, Probe, plan_trace
 from core.families.base import TaskFamily
 from core.models import Params
 from core.tasks import TaskBatch, generator
@@ -119,7 +120,8 @@ def _probe(learner: FamilyLearner, grid: torch.Tensor | None, images: bool) -> P
     def probe(params: Params, task: TaskBatch) -> Seen:
         metrics = {k: float(v[0]) for k, v in learner.query_metrics(params, task).items()}
         outputs = learner.predict(params, grid)[0].numpy() if grid is not None else None
-        labels = learner.predict(params, task.query_x)[0].argmax(-1).numpy() if images else None
+        labels = (learner.predict(params, task.query_x, task.support_x)[0].argmax(-1).numpy()
+                  if images else None)
         return Seen(metrics, outputs, labels)
     return probe
 
@@ -127,15 +129,16 @@ def _probe(learner: FamilyLearner, grid: torch.Tensor | None, images: bool) -> P
 Traces = dict[str, dict[int, Seen]]  # method -> step -> what was seen
 
 
-def adapt_all(learner: FamilyLearner, trained: dict[str, Params], task: TaskBatch,
-              inner_lr: float, steps: int) -> Adaptation:
-    """Each method's φ adapted on the task's support set by core's `adaptation_trace`."""
+def adapt_all(learner: FamilyLearner, trained: dict[str, AdaptPlan], task: TaskBatch,
+              steps: int) -> Adaptation:
+    """Each method's φ adapted on the task's support set by core's `adaptation_trace`, as the
+    method's test-time plan says (its α, the keys it moves)."""
     kind = drawable(learner.family)
     axes = _grid(learner.family, task, kind) if kind else ()
     probe = _probe(learner, _grid_inputs(axes) if kind else None, shows_images(learner.family))
     steps = steps if task.support_x.shape[1] else 0  # nothing to adapt to: show φ itself
-    traces = {method: adaptation_trace(learner, phi, task, inner_lr, range(steps + 1), probe)
-              for method, phi in trained.items()}
+    traces = {method: plan_trace(learner, plan, task, range(steps + 1), probe)
+              for method, plan in trained.items()}
     scores = pd.DataFrame([{"method": method, "step": step, "metric": metric, "value": value}
                            for method, trace in traces.items() for step, seen in trace.items()
                            for metric, value in seen.metrics.items()])

@@ -12,7 +12,7 @@ from core.training import MethodResult, pool_seeds, pooled_rows
 from dashboard.theme import label
 
 SUMMARY_COLUMNS = ["method", "label", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks",
-                   "diverged", "train_seconds"]
+                   "diverged", "train_seconds", "test_lr"]
 
 
 def results_frame(results: Sequence[MethodResult], steps: tuple[int, ...]) -> pd.DataFrame:

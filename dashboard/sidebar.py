@@ -35,6 +35,8 @@ TRAIN_LABELS = {
     "test_tasks": "test tasks per seed",
     "val_tasks": "validation tasks per checkpoint",
     "checkpoints": "validation checkpoints",
+    "test_lr": "test-time α: training α or auto (fair)",
+    "queries": "score query points together or alone",
 }
 
 

@@ -11,6 +11,10 @@ METHOD_COLORS: dict[str, str] = {
     "fomaml": "#E69F00",    # orange: a relative of MAML
     "reptile": "#009E73",   # bluish green
     "pretrain": "#0072B2",  # blue
+    # Paul Tol's muted colours for the methods beyond the lecture's (not among CLASS_COLORS).
+    "anil": "#882255",        # wine: MAML's inner loop on the head alone
+    "anil-whole": "#AA4499",  # purple: the same ANIL, the whole net adapted at test time
+    "metasgd": "#332288",     # indigo
     "scratch": "#999999",   # grey: the floor
 }
 METHOD_LABELS: dict[str, str] = {
@@ -18,6 +22,9 @@ METHOD_LABELS: dict[str, str] = {
     "fomaml": "First-order MAML",
     "reptile": "Reptile",
     "pretrain": "Pre-training",
+    "anil": "ANIL (head adapted)",
+    "anil-whole": "ANIL (whole net adapted)",
+    "metasgd": "Meta-SGD (learned α)",
     "scratch": "Scratch (random init)",
 }
 # Class colours for decision regions: distinct from the method colours above.

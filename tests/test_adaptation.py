@@ -32,11 +32,12 @@ def test_inspect_shows_the_scores_of_the_held_out_task(name, settings):
     family = make_family(name, **settings)
     cfg = TrainConfig(iterations=3, meta_batch_size=4, hidden=(8,), test_tasks=5, val_tasks=2,
                       checkpoints=0, eval_steps=(0, 1, 3), inner_lr=0.1, seed=2)
-    results = [e for e in compare(family, ["maml", "pretrain"], cfg) if isinstance(e, MethodResult)]
+    results = [e for e in compare(family, ["maml", "pretrain", "anil", "metasgd"], cfg)
+               if isinstance(e, MethodResult)]
     index = 3
     task = adaptation.held_out_task(family, cfg.seed, cfg.test_tasks, index)
     shown = adaptation.adapt_all(make_learner(family, cfg.hidden),
-                                 {r.method: r.params for r in results}, task, cfg.inner_lr,
+                                 {r.method: r.plan for r in results}, task,
                                  cfg.max_eval_step).scores
     for r in results:
         for metric, table in r.scores.items():  # (eval steps, test tasks)

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-from core.algorithms import METHODS, adapt, maml_gradient, pretrain_gradient, reptile_gradient
+from core.algorithms import (LR_PREFIX, METHODS, adapt, anil_gradient, maml_gradient,
+                             metasgd_gradient, pretrain_gradient, reptile_gradient)
 from core.config import TrainConfig
-from core.evaluation import make_learner, score_tasks
+from core.evaluation import make_learner, score_plan, score_tasks
 from core.families import make_family
 from core.models import expand
 from core.tasks import generator
@@ -25,15 +26,19 @@ def reference_loss(params, x, y):
     return ((reference_forward(params, x) - y) ** 2).mean()
 
 
-def reference_maml(phi, batch, inner_lr, steps, create_graph=True):
-    """Per-task loop: adapt with create_graph, mean query loss, gradient w.r.t. φ."""
+def reference_maml(phi, batch, inner_lr, steps, create_graph=True, only=None):
+    """Per-task loop: adapt (the keys in `only`, or all) with create_graph, mean query loss,
+    gradient w.r.t. φ. `inner_lr` is a number or a dict of per-parameter step sizes."""
+    weights = {k: v for k, v in phi.items() if not k.startswith(LR_PREFIX)}
     losses = []
     for t in range(batch.num_tasks):
-        theta = dict(phi)
+        theta = dict(weights)
         for _ in range(steps):
+            keys = [k for k in theta if only is None or k in only]
             grads = torch.autograd.grad(reference_loss(theta, batch.support_x[t], batch.support_y[t]),
-                                        list(theta.values()), create_graph=create_graph)
-            theta = {k: v - inner_lr * g for (k, v), g in zip(theta.items(), grads)}
+                                        [theta[k] for k in keys], create_graph=create_graph)
+            for k, g in zip(keys, grads):
+                theta[k] = theta[k] - (inner_lr[k] if isinstance(inner_lr, dict) else inner_lr) * g
         losses.append(reference_loss(theta, batch.query_x[t], batch.query_y[t]))
     loss = torch.stack(losses).mean()
     return dict(zip(phi, torch.autograd.grad(loss, list(phi.values())))), loss
@@ -81,6 +86,107 @@ def test_maml_matches_finite_differences(setup):
     numeric = (meta_loss(1) - meta_loss(-1)) / (2 * eps)
     analytic = sum((grads[k] * direction[k]).sum() for k in phi).item()
     assert abs(numeric - analytic) < 1e-6 * max(1.0, abs(analytic))
+
+
+HEAD = ("w2", "b2")  # the last layer of the 1-8-8-1 MLP
+
+
+def with_alpha(phi, gen_seed=3):
+    """φ plus Meta-SGD's α in general position (around 0.05, different per entry)."""
+    gen = torch.Generator().manual_seed(gen_seed)
+    alpha = {LR_PREFIX + k: (0.05 + 0.02 * torch.randn(v.shape, generator=gen, dtype=v.dtype))
+             .requires_grad_(True) for k, v in phi.items()}
+    return {**phi, **alpha}
+
+
+def finite_difference_check(gradient_fn, phi):
+    """The analytic gradient's directional derivative against central differences (float64)."""
+    grads, _ = gradient_fn(phi)
+    direction = {k: torch.randn(v.shape, generator=torch.Generator().manual_seed(1), dtype=v.dtype)
+                 for k, v in phi.items()}
+    eps = 1e-6
+
+    def meta_loss(sign):
+        shifted = {k: (v + sign * eps * direction[k]).detach().requires_grad_(True) for k, v in phi.items()}
+        return gradient_fn(shifted)[1].item()
+
+    numeric = (meta_loss(1) - meta_loss(-1)) / (2 * eps)
+    analytic = sum((grads[k] * direction[k]).sum() for k in phi).item()
+    assert abs(numeric - analytic) < 1e-6 * max(1.0, abs(analytic))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_anil_matches_per_task_head_only_reference(setup, steps):
+    learner, phi, batch = setup
+    assert learner.model.head_keys == HEAD
+    cfg = TrainConfig(inner_lr=0.05, inner_steps=steps)
+    ours, loss = anil_gradient(learner, phi, batch, cfg)
+    ref, ref_loss = reference_maml(phi, batch, 0.05, steps, only=HEAD)
+    torch.testing.assert_close(loss, ref_loss.detach())
+    assert_params_close(ours, ref)
+    maml, _ = maml_gradient(learner, phi, batch, cfg)
+    assert (maml["w0"] - ours["w0"]).abs().max() > 1e-6  # adapting the body too changes ∇φ
+
+
+def test_anil_and_metasgd_match_finite_differences(setup):
+    learner, phi, batch = setup
+    cfg = TrainConfig(inner_lr=0.05, inner_steps=2)
+    finite_difference_check(lambda p: anil_gradient(learner, p, batch, cfg), phi)
+    finite_difference_check(lambda p: metasgd_gradient(learner, p, batch, cfg), with_alpha(phi))
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_metasgd_matches_per_task_reference_for_weights_and_alpha(setup, steps):
+    learner, phi, batch = setup
+    phi = with_alpha(phi)
+    alpha = {k: phi[LR_PREFIX + k] for k in HEAD + ("w0", "b0", "w1", "b1")}
+    ours, loss = metasgd_gradient(learner, phi, batch, TrainConfig(inner_steps=steps))
+    ref, ref_loss = reference_maml(phi, batch, alpha, steps)
+    torch.testing.assert_close(loss, ref_loss.detach())
+    assert_params_close(ours, ref)
+    assert all(ours[LR_PREFIX + k].abs().max() > 1e-8 for k in alpha)  # α really learns
+
+
+def test_metasgd_starts_at_inner_lr_and_adapts_with_its_alpha(setup):
+    learner, phi, batch = setup
+    cfg = TrainConfig(inner_lr=0.07)
+    method = METHODS["metasgd"]
+    start = method.start(learner, phi, cfg)
+    assert set(start) == set(phi) | {LR_PREFIX + k for k in phi}
+    assert all(torch.equal(start[LR_PREFIX + k], torch.full_like(v, 0.07)) for k, v in phi.items())
+    trained = with_alpha({k: v.detach() for k, v in phi.items()})
+    plan = method.adaptation(learner, trained, cfg)
+    assert set(plan.params) == set(phi) and plan.only is None
+    scores = score_plan(learner, plan, batch, (0, 2))
+    # Two steps per task, each parameter with its own α, written out per task.
+    for t in range(batch.num_tasks):
+        theta = {k: v.detach().requires_grad_(True) for k, v in plan.params.items()}
+        for _ in range(2):
+            g = torch.autograd.grad(reference_loss(theta, batch.support_x[t], batch.support_y[t]),
+                                    list(theta.values()))
+            theta = {k: (v - plan.inner_lr[k] * gk).detach().requires_grad_(True)
+                     for (k, v), gk in zip(theta.items(), g)}
+        expected = reference_loss(theta, batch.query_x[t], batch.query_y[t]).detach()
+        torch.testing.assert_close(scores["loss"][1, t], expected)
+
+
+def test_anil_scores_head_only_and_its_variant_the_whole_net(setup):
+    learner, phi, batch = setup
+    cfg = TrainConfig(inner_lr=0.05)
+    method = METHODS["anil"]
+    phi = {k: v.detach() for k, v in phi.items()}
+    head = method.adaptation(learner, phi, cfg)
+    (suffix, hook), = method.variants
+    whole = hook(learner, phi, cfg)
+    assert head.only == HEAD and whole.only is None and suffix == "whole"
+    theta = adapt(learner, expand(phi, batch.num_tasks), batch.support_x, batch.support_y, 0.05, 3,
+                  only=head.only)
+    assert all(torch.equal(theta[k][0], phi[k]) for k in phi if k not in HEAD)
+    assert all(not torch.equal(theta[k][0], phi[k]) for k in HEAD)
+    torch.testing.assert_close(score_plan(learner, head, batch, (3,))["loss"][0],
+                               learner.loss(theta, batch.query_x, batch.query_y))
+    assert not torch.allclose(score_plan(learner, whole, batch, (3,))["loss"],
+                              score_plan(learner, head, batch, (3,))["loss"])
 
 
 def test_first_order_drops_exactly_the_hessian_term(setup):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from core.algorithms import AdaptPlan
 from core.evaluation import make_learner
 from core.families import make_family
 from core.tasks import generator
@@ -164,6 +165,11 @@ def _trained(family, hidden=(8,)):
     return learner, {"maml": phi, "pretrain": {k: v * 0.5 for k, v in phi.items()}}
 
 
+def plans(trained, inner_lr):
+    """Each method's test-time plan: every parameter adapted with one α."""
+    return {m: AdaptPlan(phi, inner_lr) for m, phi in trained.items()}
+
+
 def test_regression_inspection_adapts_every_method_to_edited_points():
     family = make_family("sinusoid", shots=5)
     learner, trained = _trained(family)
@@ -172,7 +178,7 @@ def test_regression_inspection_adapts_every_method_to_edited_points():
     support = pd.concat([support, pd.DataFrame([{"x": 0.0, "y": 4.0}])], ignore_index=True)
     edited = adaptation.with_support(task, support, family)
     assert edited.support_x.shape == (1, 6, 1)
-    result = adaptation.adapt_all(learner, trained, edited, inner_lr=0.05, steps=3)
+    result = adaptation.adapt_all(learner, plans(trained, 0.05), edited, steps=3)
     assert set(result.curves.step) == {0, 1, 2, 3} and set(result.curves.method) == set(trained)
     truth = adaptation.truth_frame(family, task, result.axes[0])
     fig = regression_figure(result.curves, truth, support, adaptation.query_frame(task, family),
@@ -182,6 +188,21 @@ def test_regression_inspection_adapts_every_method_to_edited_points():
     assert "loss" in fig.layout.annotations[0].text
 
 
+def test_inspection_adapts_as_each_methods_plan_says():
+    """A per-parameter α equal everywhere is plain SGD; adapting only the head is not."""
+    family = make_family("sinusoid", shots=5)
+    learner, trained = _trained(family)
+    phi = trained["maml"]
+    plans = {"maml": AdaptPlan(phi, 0.05),
+             "metasgd": AdaptPlan(phi, {k: torch.full_like(v, 0.05) for k, v in phi.items()}),
+             "anil": AdaptPlan(phi, 0.05, learner.model.head_keys)}
+    task = adaptation.held_out_task(family, seed=0, test_tasks=10, index=3)
+    scores = adaptation.adapt_all(learner, plans, task, steps=2).scores
+    after = scores[scores.step == 2].set_index("method").value
+    assert after["metasgd"] == pytest.approx(after["maml"])
+    assert after["anil"] != pytest.approx(after["maml"])
+
+
 def test_classification_inspection_draws_regions_and_cleans_labels():
     family = make_family("clusters")
     learner, trained = _trained(family)
@@ -189,13 +210,13 @@ def test_classification_inspection_draws_regions_and_cleans_labels():
     support = adaptation.support_frame(task, family)
     bad = pd.concat([support, pd.DataFrame([{"x1": 0.0, "x2": 0.0, "label": 7}])])
     assert adaptation.same_points(adaptation.clean_support(bad, family), support)
-    result = adaptation.adapt_all(learner, trained, task, inner_lr=0.5, steps=2)
+    result = adaptation.adapt_all(learner, plans(trained, 0.5), task, steps=2)
     assert result.regions["maml"].shape == (3, adaptation.REGION_POINTS, adaptation.REGION_POINTS)
     fig = regions_figure(result.regions, result.axes, support, adaptation.query_frame(task, family),
                          result.scores, step=2, ways=family.ways, selected=1)
     assert sum(t.type == "heatmap" for t in fig.data) == 2
-    empty = adaptation.adapt_all(learner, trained, adaptation.with_support(
-        task, support.iloc[0:0], family), inner_lr=0.5, steps=2)
+    empty = adaptation.adapt_all(learner, plans(trained, 0.5), adaptation.with_support(
+        task, support.iloc[0:0], family), steps=2)
     assert set(empty.scores.step) == {0}  # no points: nothing to adapt to
 
 

@@ -10,7 +10,7 @@ from core.cli import main as cli_main
 from core.config import TrainConfig
 from core.data import omniglot as omniglot_data
 from core.data.omniglot import DatasetUnavailable
-from core.evaluation import make_learner
+from core.evaluation import make_learner, score_tasks
 from core.families import make_family
 from core.settings import SettingError
 from core.tasks import generator
@@ -145,7 +145,7 @@ def test_pretraining_is_transfer_learning_with_a_fresh_head():
     # A zero head predicts label 0 everywhere: exactly chance before adaptation.
     assert torch.allclose(result.scores["accuracy"][0], torch.tensor(0.2))
     assert result.scores["accuracy"][1].mean() > 0.2  # one step trains the head alone
-    trained_body = METHODS["pretrain"].start(learner, learner.model.init(generator(0, "init")))
+    trained_body = METHODS["pretrain"].start(learner, learner.model.init(generator(0, "init")), cfg)
     assert trained_body["head.w"].shape == (4, 20)
 
 
@@ -197,3 +197,17 @@ def test_the_cli_prints_download_progress_on_stderr(monkeypatch, capsys):
     with pytest.raises(DatasetUnavailable):
         make_family("omniglot").load(progress=lambda done, total: None)
     assert capsys.readouterr() == ("", "")  # the family itself never prints
+
+
+@pytest.mark.parametrize("norm", ["transductive", "support", "group"])
+def test_scoring_queries_alone_changes_only_the_transductive_scores(norm):
+    """With support statistics or layer norm, a query image's score does not depend on which
+    other query images are scored with it; batch norm over the query set does."""
+    family = make_family("digits", channels=4, query=4, norm=norm)
+    learner = make_learner(family, (1,))
+    assert learner.model.norm == norm
+    phi = learner.model.init(generator(0, "init"))
+    tasks = family.sample(6, generator(0, "test"), "test")
+    together, alone = (score_tasks(learner, phi, tasks, 0.4, (0, 1), alone=a) for a in (False, True))
+    same = torch.allclose(together["loss"], alone["loss"], atol=1e-6)
+    assert same == (norm != "transductive")

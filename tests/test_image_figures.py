@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from core.algorithms import AdaptPlan
 from core.evaluation import make_learner
 from core.families import make_family
 from core.tasks import generator
@@ -78,7 +79,7 @@ def test_image_predictions_follow_the_shared_adaptation():
     family, task = digits_task()
     learner = make_learner(family, (1,))
     phi = learner.model.init(generator(0, "init"))
-    frame = adapt_all(learner, {"scratch": phi}, task, inner_lr=0.4, steps=2).predictions
+    frame = adapt_all(learner, {"scratch": AdaptPlan(phi, 0.4)}, task, steps=2).predictions
     assert list(frame.columns) == ["method", "step", "query", "predicted"]
     assert len(frame) == 3 * WAYS * QUERY and set(frame.step) == {0, 1, 2}
     with torch.no_grad():

@@ -1,16 +1,18 @@
 """Training-loop behaviour: determinism, divergence handling, and the lecture's headline claim."""
+import json
 import math
 
 import pytest
 import torch
 
+from core.cli import main as cli_main
 from core.config import TrainConfig
 from core.families import make_family
 from core.settings import SettingError
 from core.evaluation import gain_ci, mean_ci
 from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows
 
-METHODS = ["maml", "fomaml", "reptile", "pretrain", "scratch"]
+METHODS = ["maml", "fomaml", "reptile", "pretrain", "anil", "metasgd", "scratch"]
 
 
 def run(family, methods, cfg, seeds=None):
@@ -87,6 +89,49 @@ def test_bad_training_settings_name_the_setting_and_range(bad, message):
 def test_unknown_method_is_a_clear_error():
     with pytest.raises(SettingError, match="methods must be a non-empty selection of maml"):
         list(compare(make_family("sinusoid"), ["mamal"], TrainConfig(iterations=1)))
+
+
+def test_anil_also_scores_the_whole_net_and_rows_say_which_alpha():
+    cfg = TrainConfig(iterations=20, test_tasks=10, val_tasks=5, checkpoints=2)
+    _, results = run(make_family("sinusoid"), ["anil", "metasgd"], cfg)
+    anil, whole, metasgd = results
+    assert [r.method for r in results] == ["anil", "anil-whole", "metasgd"]
+    assert anil.plan.only == ("w2", "b2") and whole.plan.only is None
+    assert whole.params is anil.params and whole.history == [] and whole.checkpoints == []
+    assert not torch.equal(anil.scores["loss"][1:], whole.scores["loss"][1:])
+    assert isinstance(metasgd.plan.inner_lr, dict) and "lr.w0" in metasgd.params
+    assert not torch.equal(metasgd.params["lr.w0"], torch.full_like(metasgd.params["w0"], 0.01))
+    rows = pooled_rows(results, cfg.eval_steps)
+    assert {(r["method"], r["test_lr"]) for r in rows} == {
+        ("anil", "0.01"), ("anil-whole", "0.01"), ("metasgd", "learned")}
+
+
+def test_auto_test_lr_rescues_pretraining_from_a_wrong_alpha():
+    """α = 0.1 is far too large for pre-training's whole-net steps on sinusoids (on some tasks
+    they diverge); auto picks a smaller α on the validation tasks, says so, and scores better
+    on the test tasks."""
+    cfg = TrainConfig(iterations=100, test_tasks=50, val_tasks=30, checkpoints=0, inner_lr=0.1,
+                      eval_steps=(0, 1, 5))
+    _, (fixed,) = run(make_family("sinusoid"), ["pretrain"], cfg)
+    _, (auto,) = run(make_family("sinusoid"), ["pretrain"], cfg.replace(test_lr="auto"))
+    assert not auto.diverged
+    assert auto.test_lr_scale < 1 and auto.test_lr == f"{0.1 * auto.test_lr_scale:g}"
+    assert torch.equal(fixed.scores["loss"][0], auto.scores["loss"][0])  # same φ before adapting
+    after_fixed = fixed.scores["loss"][1:].nan_to_num(math.inf).mean(1)
+    assert (auto.scores["loss"][1:].mean(1) < after_fixed).all()
+
+
+def test_cli_reports_the_test_alpha_in_table_and_json(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    code = cli_main(["compare", "--methods", "maml,metasgd", "--iterations", "5", "--test-tasks",
+                     "5", "--val-tasks", "5", "--checkpoints", "0", "--test-lr", "auto",
+                     "--quiet", "--json", str(out)])
+    assert code == 0
+    assert "test α" in capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["config"]["training"]["test_lr"] == "auto"
+    assert all(r["test_lr"] for r in saved["rows"])
+    assert any(r["test_lr"].startswith("learned") for r in saved["rows"] if r["method"] == "metasgd")
 
 
 def test_maml_beats_pretraining_after_adaptation_on_sinusoid_across_seeds():

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.convnet import ConvNet
+from core.convnet import NORMS, ConvNet
 from core.families.base import DownloadProgress, TaskFamily
 from core.settings import SettingError, setting
 from core.tasks import TaskBatch
@@ -67,6 +67,9 @@ class ImageFamily(TaskFamily):
     channels: int = setting(32, "channels of each conv block (the MLP's hidden is not used)",
                             1, 256, kind="int")
     batching: str = setting("loop", BATCHING_HELP, choices=("loop", "grouped"), kind="choice")
+    norm: str = setting("transductive", "whose statistics normalise the conv blocks: each batch's "
+                        "own (transductive, MAML: queries by the query set), the task's support "
+                        "set's, or none (group: per-image layer norm)", choices=NORMS, kind="choice")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -115,7 +118,8 @@ class ImageFamily(TaskFamily):
 
     def make_model(self, hidden: tuple[int, ...]) -> ConvNet:
         """The 4-block conv net with an N-way head; `hidden` (MLP widths) does not apply."""
-        return ConvNet(1, self.input_shape[-1], self.channels, self.ways, batching=self.batching)
+        return ConvNet(1, self.input_shape[-1], self.channels, self.ways, batching=self.batching,
+                       norm=self.norm)
 
     def sample(self, num_tasks: int, gen: torch.Generator, split: str = "train") -> TaskBatch:
         pool = self.pools()[split]

@@ -52,10 +52,21 @@ def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag
     st.plotly_chart(before_after_figure(df, metric, k, chance), key=f"{tag}-before-after")
     if headline_only:
         return
+    _test_lr_note(spec, df)
     st.markdown("**Where the curves cross:** " + story.leader_sentence(df, metric))
     st.plotly_chart(adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
                     key=f"{tag}-curve")
     st.plotly_chart(gain_figure(gains), key=f"{tag}-gain")
+
+
+def _test_lr_note(spec: RunSpec, df) -> None:
+    """Which α adapted each method at test time: the training one, or one chosen per method."""
+    used = df.drop_duplicates("method").set_index("label").test_lr
+    how = ("chosen per method on the validation tasks (test-time α: auto)"
+           if spec.config.test_lr == "auto" else
+           "the training α, the lecture's setting (set test-time α to auto under More settings "
+           "to give each method its best α)")
+    st.caption(f"Test-time α {how}: " + ", ".join(f"{m} {a}" for m, a in used.items()) + ".")
 
 
 def _diverged(results: list[MethodResult]) -> None:

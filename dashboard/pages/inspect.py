@@ -181,7 +181,7 @@ def main() -> None:
         return
     family, cfg = spec.make_family(), spec.config
     task, seed, task_id = _pick_task(spec, family, results)
-    trained = {r.method: r.params for r in results if r.seed == seed and not r.diverged}
+    trained = {r.method: r.plan for r in results if r.seed == seed and not r.diverged}
     _clamp("inspect_step", cfg.max_eval_step)
     step = st.slider("fine-tuning steps taken on the support set", 0, cfg.max_eval_step,
                      min(cfg.inner_steps, cfg.max_eval_step), key="inspect_step",
@@ -189,7 +189,7 @@ def main() -> None:
     learner = make_learner(family, cfg.hidden)
 
     def result_for(edited: TaskBatch) -> adaptation.Adaptation:
-        return adaptation.adapt_all(learner, trained, edited, cfg.inner_lr, cfg.max_eval_step)
+        return adaptation.adapt_all(learner, trained, edited, cfg.max_eval_step)
 
     if adaptation.drawable(family):
         _editable(family, task, task_id, result_for, step)

@@ -1,0 +1,93 @@
+"""Held-out accuracy per conv-net normalisation: queries scored together, one at a time, and
+with the test-time α chosen on the validation tasks (docs/methods.md's Omniglot tables).
+
+Each method is trained once per normalisation with the lab's `train_method`; its test tasks are
+then scored three ways with the method's own test-time plan and the one `adapt`.
+Run: python benchmarks/norm_table.py --data-dir DIR [--family omniglot] [--shots 1]
+     [--iterations 60] [--test-tasks 200] [--methods maml,pretrain]
+     [--norms transductive,support,group] [--json PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from core.config import TrainConfig
+from core.convnet import NORMS
+from core.evaluation import make_learner, mean_ci, score_plan, tune_test_lr
+from core.families import FAMILIES, make_family
+from core.tasks import generator
+from core.training import MethodResult, train_method
+
+
+def _cell(values: torch.Tensor) -> str:
+    mean, low, high = mean_ci(values)
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def measure(args: argparse.Namespace, norm: str) -> list[dict]:
+    """Rows {norm, method, step, together, alone, auto, auto_lr} for one normalisation."""
+    settings = {"shots": args.shots, "norm": norm}
+    if args.family == "omniglot":
+        settings.update(data_dir=args.data_dir, download=False)
+    family = make_family(args.family, **settings)
+    cfg = TrainConfig(**{**FAMILIES[args.family].suggested, "iterations": args.iterations,
+                         "test_tasks": args.test_tasks, "val_tasks": args.val_tasks,
+                         "checkpoints": 0, "eval_steps": (0, 1, 3), "seed": args.seed})
+    learner = make_learner(family, cfg.hidden)
+    test = family.sample(cfg.test_tasks, generator(cfg.seed, "test"), "test")
+    val = family.sample(cfg.val_tasks, generator(cfg.seed, "validation"), "validation")
+    rows = []
+    for name in args.methods.split(","):
+        start = time.perf_counter()
+        results = [e for e in train_method(learner, name, cfg, test, val) if isinstance(e, MethodResult)]
+        for result in results:
+            alone = score_plan(learner, result.plan, test, cfg.eval_steps, alone=True)
+            auto_plan, factor = tune_test_lr(learner, result.plan, val, cfg.eval_steps)
+            auto = score_plan(learner, auto_plan, test, cfg.eval_steps)
+            for i, step in enumerate(cfg.eval_steps):
+                rows.append({"norm": norm, "method": result.method, "step": step,
+                             "together": _cell(result.scores["accuracy"][i]),
+                             "alone": _cell(alone["accuracy"][i]),
+                             "auto": _cell(auto["accuracy"][i]),
+                             "auto_lr": f"{cfg.inner_lr * factor:g}",
+                             "train_seconds": round(result.seconds, 1),
+                             "diverged": result.diverged or ""})
+        print(f"[{norm} {name}] {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--family", default="omniglot", choices=["omniglot", "digits"])
+    parser.add_argument("--data-dir", default="")
+    parser.add_argument("--shots", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--test-tasks", type=int, default=200)
+    parser.add_argument("--val-tasks", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default="maml,pretrain")
+    parser.add_argument("--norms", default=",".join(NORMS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = [row for norm in args.norms.split(",") for row in measure(args, norm)]
+    print(f"{'norm':<13} {'method':<11} {'step':>4}  {'together':<22}  {'one at a time':<22}  "
+          f"{'auto α':<22} α")
+    for r in rows:
+        print(f"{r['norm']:<13} {r['method']:<11} {r['step']:>4}  {r['together']:<22}  "
+              f"{r['alone']:<22}  {r['auto']:<22} {r['auto_lr']}{'  DIVERGED' if r['diverged'] else ''}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
