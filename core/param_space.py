@@ -83,8 +83,9 @@ class Landscape:
         """Every task's own data: pre-training minimises the sum of the tasks' losses at φ."""
         return batch.all_data()
 
-    def loss(self, params: Params, x: Tensor, y: Tensor) -> Tensor:
-        """l_n(θ) of each row's θ = params['phi'] (rows, dim) on the task x names: (rows,)."""
+    def loss(self, params: Params, x: Tensor, y: Tensor, context: Tensor | None = None) -> Tensor:
+        """l_n(θ) of each row's θ = params['phi'] (rows, dim) on the task x names: (rows,).
+        `context` (support inputs, for models that normalise by them) does not apply here."""
         return _loss(self, params["phi"], x[:, 0])
 
     def batch(self, copies: int = 1) -> TaskBatch:
