@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -19,7 +20,8 @@ from torch import Tensor
 
 from core.algorithms import METHODS
 from core.config import TrainConfig
-from core.families import FAMILIES
+from core.families import FAMILIES, TaskFamily
+from core.runspec import RunSpec, plain_settings
 from core.settings import SettingError, normalise, specs, validate
 from core.training import Checkpoint, MethodResult, Progress
 
@@ -52,6 +54,10 @@ class SavedRun:
     settings: dict[str, Any]  # RunSpec.as_dict(): family, family_settings, methods, train, seeds
     versions: dict[str, str]  # library versions that produced the numbers
     results: list[MethodResult]
+
+    def spec(self) -> RunSpec:
+        """The settings as a RunSpec (checked when the run was read)."""
+        return run_spec(self.settings)
 
 
 def library_versions() -> dict[str, str]:
@@ -155,11 +161,16 @@ class _Unpacker:
             instance = cls(**values)
         except TypeError:
             raise RunFileError(f"a stored {cls.__name__} lacks required fields") from None
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         for name in values:
             if not _matches(values[name], hints[name]):
                 raise RunFileError(f"a stored {cls.__name__} has an invalid {name}")
         return instance
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -189,8 +200,9 @@ def _is(value: Any, kind: type | tuple) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
 
 
-def _check_family_settings(family: Any, values: dict) -> None:
-    """Each setting in range, without building the family: building may read or fetch data."""
+def _family_probe(family: Any, values: dict) -> TaskFamily:
+    """The family's settings checked one by one, without building the family (building may read
+    or fetch data): a bare instance holding the values."""
     if family not in FAMILIES:
         raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {family!r})")
     cls = FAMILIES[family]
@@ -202,25 +214,30 @@ def _check_family_settings(family: Any, values: dict) -> None:
         object.__setattr__(probe, spec.name, values.get(spec.name, spec.default))
     normalise(probe)
     validate(probe)
+    return probe
 
 
-def check_settings(settings: Any) -> None:
-    """Raise RunFileError unless the settings describe a run this lab can rebuild."""
+def run_spec(settings: Any) -> RunSpec:
+    """The RunSpec of saved settings (RunFileError unless this lab can rebuild the run); the
+    family is not built, so no data is read."""
     if not isinstance(settings, dict) or set(settings) != {"family", "family_settings", "methods",
                                                            "train", "seeds"}:
         raise RunFileError("the run's settings are incomplete")
     try:
         if not isinstance(settings["family_settings"], dict) or not isinstance(settings["train"], dict):
             raise SettingError("family settings and training settings must be tables")
-        _check_family_settings(settings["family"], settings["family_settings"])
-        TrainConfig(**settings["train"])
+        probe = _family_probe(settings["family"], settings["family_settings"])
+        methods, seeds = settings["methods"], settings["seeds"]
+        if not (isinstance(methods, list) and methods and all(m in METHODS for m in methods)):
+            raise SettingError(f"methods must be a selection of {', '.join(METHODS)}")
+        if not (isinstance(seeds, list) and seeds and all(_is(s, int) for s in seeds)):
+            raise SettingError("seeds must be a list of integers")
+        config = TrainConfig(**settings["train"], seed=seeds[0])
+        for seed in seeds[1:]:
+            config.replace(seed=seed)  # validates each seed's range
     except (SettingError, TypeError) as err:
         raise RunFileError(f"the run's settings are invalid: {err}") from None
-    methods, seeds = settings["methods"], settings["seeds"]
-    if not (isinstance(methods, list) and methods and all(m in METHODS for m in methods)):
-        raise RunFileError(f"the run's methods must be a selection of {', '.join(METHODS)}")
-    if not (isinstance(seeds, list) and seeds and all(_is(s, int) and s >= 0 for s in seeds)):
-        raise RunFileError("the run's seeds must be a list of non-negative integers")
+    return RunSpec(settings["family"], plain_settings(probe), tuple(methods), config, tuple(seeds))
 
 
 def _check_result(r: Any, settings: dict) -> None:
@@ -260,7 +277,7 @@ def decode(manifest: Any, blobs: dict[str, bytes]) -> SavedRun:
     if not (isinstance(name, str) and isinstance(created, str) and isinstance(versions, dict)
             and isinstance(manifest.get("tensors"), dict) and isinstance(manifest.get("results"), list)):
         raise RunFileError("the run file's manifest is incomplete")
-    check_settings(manifest.get("settings"))
+    run_spec(manifest.get("settings"))
     unpacker = _Unpacker(manifest["tensors"], blobs)
     try:
         results = [unpacker.unpack(node) for node in manifest["results"]]

@@ -15,6 +15,7 @@ import torch
 
 from core.runfile import (MAX_FILE_BYTES, RunFileError, SavedRun, decode, encode, from_bytes,
                           library_versions, to_bytes)
+from core.runspec import RunSpec
 from core.training import MethodResult
 
 STORE_SCHEMA = 1  # PRAGMA user_version of a store this code created; others are refused
@@ -258,3 +259,15 @@ def save_results(store: RunStore, settings: dict, results: Sequence[MethodResult
     run = SavedRun(name or default_name(settings, created), created, settings, library_versions(),
                    list(results))
     return store.save(run)
+
+
+def save_run(store: RunStore, spec: RunSpec, results: Sequence[MethodResult],
+             name: str | None = None) -> str:
+    """Save a finished comparison; returns the name used (a taken one gets " (2)")."""
+    return save_results(store, spec.as_dict(), results, name)
+
+
+def load_run(store: RunStore, name: str) -> tuple[RunSpec, list[MethodResult]]:
+    """A saved comparison's settings and results, as training produced them."""
+    run = store.load(name)
+    return run.spec(), run.results

@@ -16,7 +16,8 @@ from core.cli import main
 from core.config import TrainConfig
 from core.families import make_family
 from core.runfile import RunFileError, SavedRun, from_bytes, library_versions, to_bytes
-from core.store import MEMORY, RunStore, StoreError, default_path, open_store, save_results
+from core.store import (MEMORY, RunStore, StoreError, default_path, load_run, open_store,
+                        save_results, save_run)
 from core.training import MethodResult, compare, pooled_rows
 
 CFG = TrainConfig(iterations=4, test_tasks=6, val_tasks=4, checkpoints=1, eval_steps=(0, 1, 3))
@@ -57,6 +58,17 @@ def test_store_round_trip_is_exact_and_seeds_still_pool(run):
     assert back.results[0].checkpoints and back.results[0].history  # maml trained
     assert pooled_rows(back.results, CFG.eval_steps) == pooled_rows(run.results, CFG.eval_steps)
     assert pooled_rows(back.results, CFG.eval_steps)[0]["n_tasks"] == 12  # two seeds × 6 tasks
+
+
+def test_save_run_and_load_run_give_back_the_spec(run):
+    store = RunStore()
+    spec = run.spec()
+    assert spec.as_dict() == run.settings and spec.seeds == (0, 1) and spec.config == CFG
+    name = save_run(store, spec, run.results)
+    assert name.startswith("clusters-20")
+    back_spec, back_results = load_run(store, name)
+    assert back_spec == spec
+    assert_same_results(run.results, back_results)
 
 
 def test_file_round_trip_and_half_precision_parameters(run):
