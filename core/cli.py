@@ -229,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("runs", add_help=False,
                    help="saved runs: list, show, export, import, rename, delete "
                         "(`python -m core runs --help`)")
+    sub.add_parser("gallery", add_help=False,
+                   help="build or check the gallery of full-budget runs "
+                        "(`python -m core gallery --help`)")
     if argv[:1] == ["compare"]:
         try:
             return run_compare(argv[1:])
@@ -237,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if argv[:1] == ["runs"]:
         return cli_runs.run_runs(argv[1:])
+    if argv[:1] == ["gallery"]:
+        return cli_runs.run_gallery(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "families":
         return _list(FAMILIES, lambda cls: f"[{cls.kind}] {cls.description}")
