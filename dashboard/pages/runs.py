@@ -1,0 +1,117 @@
+"""Runs page: the saved runs; rename, delete, download, upload; overlay two or more of them."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from core.runfile import SavedRun
+from core.store import RunStore, StoreError
+from dashboard import frames
+from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
+from dashboard.runs_store import add_gallery, hosted, import_file, run_store
+
+INTRO = (
+    "Every saved comparison with its settings and per-task scores. Pick two or more to put "
+    "their curves side by side, e.g. MAML trained with 1 and with 5 inner steps, or a run of "
+    "yours next to the gallery's full-budget run. A run travels as one `.metarun` file: "
+    "download it here, upload it on another machine, or use `python -m core runs`.")
+MAX_OVERLAY = 6
+
+
+def _table(store: RunStore) -> list[str]:
+    summaries = store.runs()
+    if summaries:
+        st.dataframe(pd.DataFrame(
+            [{"name": s.name, "family": s.family, "methods": ", ".join(s.methods),
+              "iterations": s.iterations, "seeds": len(s.seeds),
+              "saved (UTC)": s.created[:16].replace("T", " ")} for s in summaries]),
+            hide_index=True)
+    return [s.name for s in summaries]
+
+
+def _upload(store: RunStore) -> None:
+    upload = st.file_uploader("Upload a run file (.metarun)", type=["metarun"], key="runs.upload")
+    if upload is not None and st.session_state.get("runs.uploaded") != upload.file_id:
+        st.session_state["runs.uploaded"] = upload.file_id  # import each upload once
+        ok, text = import_file(store, upload.getvalue())
+        (st.success if ok else st.error)(f"Imported as **{text}**." if ok else text)
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80] + ".metarun"
+
+
+def _manage(store: RunStore, names: list[str]) -> None:
+    with st.expander("Rename, delete or download a run"):
+        name = st.selectbox("Run", names, key="runs.manage")
+        new_name = st.text_input("New name", key="runs.new_name", max_chars=120)
+        rename, delete, download = st.columns(3)
+        if rename.button("Rename", disabled=not new_name.strip()):
+            try:
+                store.rename(name, new_name)
+                st.rerun()
+            except StoreError as err:
+                st.error(f"{str(err)[:1].upper()}{str(err)[1:]}.")
+        if delete.button("Delete", help="removes the run from this store; cannot be undone"):
+            store.delete(name)
+            st.rerun()
+        download.download_button("Download run file", store.export_bytes(name), _file_name(name),
+                                 "application/zip")
+
+
+def _overlay(runs: dict[str, SavedRun]) -> None:
+    df = frames.runs_frame({name: (tuple(r.settings["train"]["eval_steps"]), r.results)
+                            for name, r in runs.items()})
+    metrics = [m for m in ("accuracy", "loss")
+               if all(m in set(df[df.run == name].metric) for name in runs)]
+    steps = sorted(set.intersection(*(set(r.settings["train"]["eval_steps"]) for r in runs.values()))
+                   - {0})
+    if not steps:
+        st.warning("These runs share no fine-tuning step after 0: pick runs scored at common steps.")
+        return
+    left, right = st.columns([3, 2])
+    k = left.select_slider("Compare before adaptation with after k fine-tuning steps, k =", steps,
+                           key="runs.k")
+    metric = right.radio("Score", metrics, horizontal=True, key="runs.metric")
+    differences = frames.settings_differences({n: r.settings for n, r in runs.items()})
+    if not differences.empty:
+        st.markdown("**Where the runs' settings differ**")
+        st.dataframe(differences, hide_index=True)
+    st.plotly_chart(runs_before_after_figure(df, metric, k), key="runs-before-after")
+    st.plotly_chart(runs_curve_figure(df, metric), key="runs-curves")
+
+
+def main() -> None:
+    """Store → table, upload and management → the selected runs overlaid."""
+    st.title("Saved runs")
+    st.markdown(INTRO)
+    store, warning = run_store()
+    if warning:
+        st.warning(warning)
+    if hosted():
+        st.caption("Runs saved here last as long as this browser tab: download the ones to keep.")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        _upload(store)
+    if right.button("Add the gallery's runs", help="the scenarios trained at full budget"):
+        added = len(add_gallery(store))
+        st.success(f"Added {added} gallery run{'s' * (added != 1)}.")
+    names = _table(store)
+    if not names:
+        st.info("No saved runs yet: train on the **Compare** page, or upload a run file.")
+        return
+    _manage(store, names)
+    chosen = st.multiselect("Runs to overlay", names, key="runs.overlay",
+                            max_selections=MAX_OVERLAY)
+    if len(chosen) < 2:
+        st.caption("Pick two or more runs to overlay their adaptation curves and bars.")
+        return
+    try:
+        _overlay({name: store.load(name) for name in chosen})
+    except StoreError as err:
+        st.error(f"{str(err)[:1].upper()}{str(err)[1:]}.")
+
+
+main()

@@ -1,0 +1,80 @@
+"""The dashboard's run store: the local SQLite store, or one in memory per visitor when hosted."""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Sequence
+
+import streamlit as st
+
+from core import gallery
+from core.runfile import MAX_FILE_BYTES, RunFileError, SavedRun
+from core.runspec import RunSpec
+from core.store import MEMORY, RunStore, StoreError, default_path, load_run, open_store, save_run
+from core.training import MethodResult
+
+GALLERY_PREFIX = "Gallery: "
+__all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "hosted"]
+
+
+def hosted() -> bool:
+    """Whether the app serves the public (META_LAB_HOSTED=1): no disk is shared or kept."""
+    return os.environ.get("META_LAB_HOSTED") == "1"
+
+
+@st.cache_resource
+def _local_store(path: str) -> tuple[RunStore, str | None]:
+    return open_store(path)
+
+
+def run_store() -> tuple[RunStore, str | None]:
+    """This visitor's store and, when the file store could not be opened, why.
+
+    Hosted: a store in memory that lives as long as the browser session. Locally: the SQLite
+    file (`$META_LAB_HOME/runs.sqlite` or the user data folder), shared by every tab.
+    """
+    if hosted():
+        if "runs.store" not in st.session_state:
+            st.session_state["runs.store"] = RunStore(MEMORY)
+        return st.session_state["runs.store"], None
+    return _local_store(str(default_path()))
+
+
+def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
+    """Import an uploaded run file: (True, its name) or (False, one sentence why not)."""
+    if len(data) > MAX_FILE_BYTES:
+        return False, f"The run file is larger than the {MAX_FILE_BYTES // 2**20} MB the lab accepts."
+    try:
+        return True, store.import_bytes(data)
+    except (RunFileError, StoreError) as err:
+        text = str(err)
+        return False, text[:1].upper() + text[1:] + "."
+
+
+def save_finished(store: RunStore, spec: RunSpec, results: Sequence[MethodResult],
+                  name: str | None = None) -> str | None:
+    """Save a finished comparison; None (and nothing raised) when the store refuses it."""
+    try:
+        return save_run(store, spec, results, name)
+    except (RunFileError, StoreError):
+        return None
+
+
+@st.cache_resource
+def gallery_run(key: str) -> SavedRun | None:
+    """The gallery's full-budget run for a scenario key, or None when it is not built."""
+    try:
+        return gallery.load(key)
+    except (OSError, RunFileError):
+        return None
+
+
+def add_gallery(store: RunStore) -> list[str]:
+    """Copy the gallery's runs the store lacks (by name) into it; their names."""
+    have = set(store.names())
+    added = []
+    for entry in gallery.entries():
+        run = gallery_run(entry.key)
+        if run is not None and f"{GALLERY_PREFIX}{run.name}" not in have:
+            added.append(store.save(replace(run, name=f"{GALLERY_PREFIX}{run.name}")))
+    return added
