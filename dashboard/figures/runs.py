@@ -27,7 +27,7 @@ def runs_curve_figure(df: pd.DataFrame, metric: str) -> go.Figure:
             group, name = f"{run}/{method}", f"{rows.label.iloc[0]} · {run}"
             fig.add_trace(go.Scatter(
                 x=list(rows.step) + list(rows.step[::-1]),
-                y=list(rows.ci_high) + list(rows.ci_low[::-1]), fill="toself",
+                y=list(rows.ci_high) + list(rows.ci_low[::-1]), fill="toself", mode="lines",
                 fillcolor=rgba(color(method), 0.12), line={"width": 0}, hoverinfo="skip",
                 showlegend=False, legendgroup=group))
             fig.add_trace(go.Scatter(

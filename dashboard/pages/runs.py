@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from core.runfile import SavedRun
+from core.runfile import MAX_FILE_BYTES, SavedRun
 from core.store import RunStore, StoreError
 from dashboard import frames
 from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
@@ -32,7 +32,8 @@ def _table(store: RunStore) -> list[str]:
 
 
 def _upload(store: RunStore) -> None:
-    upload = st.file_uploader("Upload a run file (.metarun)", type=["metarun"], key="runs.upload")
+    upload = st.file_uploader(f"Upload a run file (.metarun, at most {MAX_FILE_BYTES // 2**20} MB)",
+                              type=["metarun"], key="runs.upload")
     if upload is not None and st.session_state.get("runs.uploaded") != upload.file_id:
         st.session_state["runs.uploaded"] = upload.file_id  # import each upload once
         ok, text = import_file(store, upload.getvalue())
