@@ -7,13 +7,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+import pandas as pd
+
 from core.families import FAMILIES
 from core.runfile import RunFileError, SavedRun, from_bytes, library_versions, run_spec, to_bytes
 from core.runspec import RunSpec
-from core.scenarios import SCENARIOS, train_defaults
+from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
 from core.settings import specs
 from core.store import RunStore, StoreError, now, save_results
-from core.training import MethodResult, compare
+from core.training import MethodResult, compare, pooled_rows
 
 GALLERY_DIR = Path(__file__).resolve().parent.parent / "gallery"
 SUFFIX = ".metarun"
@@ -92,11 +94,16 @@ def problems(entry: Entry, run: SavedRun) -> list[str]:
     return found
 
 
-def version_notes(run: SavedRun) -> list[str]:
-    """Library versions that differ between the run's training and this process."""
+def notes(entry: Entry, run: SavedRun) -> list[str]:
+    """What a reader should know: library versions that differ from this process's, and the
+    parts of the scenario's sentence the full-budget numbers do not back."""
     current = library_versions()
-    return [f"{k} {v} when trained, {current[k]} now" for k, v in run.versions.items()
-            if k in current and current[k] != v]
+    found = [f"{k} {v} when trained, {current[k]} now" for k, v in run.versions.items()
+             if k in current and current[k] != v]
+    if entry.key in SCENARIOS_BY_KEY:
+        rows = pd.DataFrame(pooled_rows(run.results, entry.spec.config.eval_steps))
+        found += [f"claim not backed: {c}" for c in SCENARIOS_BY_KEY[entry.key].failures(rows)]
+    return found
 
 
 def _train_method(entry: Entry, method: str, partial: RunStore, log: Callable[[str], None]
@@ -106,11 +113,13 @@ def _train_method(entry: Entry, method: str, partial: RunStore, log: Callable[[s
     Methods train independently (same seed ⇒ same start, tasks and test tasks), so training
     them one at a time gives exactly the numbers of one `compare` over all of them.
     """
-    name = f"{entry.key}/{method}"
+    name, spec = f"{entry.key}/{method}", replace(entry.spec, methods=(method,))
     if name in partial.names():
-        log(f"{name}: already trained")
-        return partial.load(name).results
-    spec = replace(entry.spec, methods=(method,))
+        kept = partial.load(name)
+        if kept.settings == spec.as_dict():
+            log(f"{name}: already trained")
+            return kept.results
+        partial.delete(name)  # trained under settings the gallery no longer defines
     start = time.perf_counter()
     results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
                if isinstance(e, MethodResult)]
@@ -148,7 +157,7 @@ def build(selected: list[Entry], directory: Path = GALLERY_DIR,
 
 
 def check(selected: list[Entry], directory: Path = GALLERY_DIR) -> Iterator[tuple[str, list[str], list[str]]]:
-    """(key, problems, version notes) per entry; a missing or unreadable file is a problem."""
+    """(key, problems, notes) per entry; a missing or unreadable file is a problem."""
     for entry in selected:
         try:
             run = load(entry.key, directory)
@@ -158,4 +167,5 @@ def check(selected: list[Entry], directory: Path = GALLERY_DIR) -> Iterator[tupl
         except (RunFileError, StoreError) as err:
             yield entry.key, [str(err)], []
             continue
-        yield entry.key, problems(entry, run), version_notes(run)
+        found = problems(entry, run)
+        yield entry.key, found, [] if found else notes(entry, run)

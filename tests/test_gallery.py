@@ -52,6 +52,15 @@ def test_build_trains_method_by_method_exactly_like_one_compare(entries, tmp_pat
     assert RunStore(tmp_path / ".build.sqlite").names() == []  # partial results cleared
 
 
+def test_notes_name_changed_versions_and_claims_the_numbers_do_not_back(entries, tmp_path):
+    gallery.build(entries[1:], tmp_path, log=lambda line: None)
+    run = gallery.load("permuted-labels", tmp_path)
+    run.versions["torch"] = "0.1"
+    notes = gallery.notes(entries[1], run)
+    assert notes[0] == f"torch 0.1 when trained, {torch.__version__} now"
+    assert any(n.startswith("claim not backed: MAML after 1 steps beats") for n in notes[1:])
+
+
 def test_build_resumes_from_methods_already_trained(entries, tmp_path):
     entry = entries[1]
     lines = []
@@ -68,19 +77,19 @@ def test_build_resumes_from_methods_already_trained(entries, tmp_path):
 def test_check_reports_missing_stale_and_altered_files(entries, tmp_path, capsys):
     gallery.build(entries, tmp_path, log=lambda line: None)
     assert main(["gallery", "check", "--dir", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.splitlines() == ["maml-sinusoid: ok", "permuted-labels: ok"]
+    assert [line.split(" (note")[0] for line in capsys.readouterr().out.splitlines()] == \
+        ["maml-sinusoid: ok", "permuted-labels: ok"]  # 4 iterations back no claim: notes only
     run = gallery.load("maml-sinusoid", tmp_path)
     run.settings["train"]["iterations"] = 5
     gallery.path_of("maml-sinusoid", tmp_path).write_bytes(to_bytes(run))
-    run.versions["torch"] = "0.1"
     run.settings["train"]["iterations"] = 4
     run.results = run.results[:2]
     gallery.path_of("permuted-labels", tmp_path).write_bytes(to_bytes(run))
     assert main(["gallery", "check", "--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "maml-sinusoid: its settings differ from the gallery's definition (rebuild it)"
-    assert "exactly one result per method and seed" in out[1]
-    assert f"torch 0.1 when trained, {torch.__version__} now" in out[1]
+    assert out[1] == ("permuted-labels: its settings differ from the gallery's definition (rebuild "
+                      "it); it does not hold exactly one result per method and seed")
     gallery.path_of("permuted-labels", tmp_path).write_bytes(b"junk")
     gallery.path_of("maml-sinusoid", tmp_path).unlink()
     assert main(["gallery", "check", "--dir", str(tmp_path)]) == 1
@@ -89,3 +98,12 @@ def test_check_reports_missing_stale_and_altered_files(entries, tmp_path, capsys
                    "(python -m core gallery build --only maml-sinusoid)",
                    "permuted-labels: the run file is truncated or damaged (not a readable zip archive)"]
 
+
+
+def test_committed_gallery_files_pass_the_check():
+    present = [e for e in gallery.entries() if gallery.path_of(e.key).exists()]
+    assert present
+    for key, problems, _ in gallery.check(present):
+        assert problems == [], key
+    consistent = from_bytes(gallery.path_of("consistent-labels").read_bytes())
+    assert consistent.spec().config.iterations == gallery.FULL_ITERATIONS["clusters"]
