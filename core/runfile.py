@@ -37,7 +37,7 @@ DTYPES = {"float32": ("<f4", torch.float32), "float64": ("<f8", torch.float64),
           "float16": ("<f2", torch.float16), "int64": ("<i8", torch.int64),
           "int32": ("<i4", torch.int32), "uint8": ("|u1", torch.uint8), "bool": ("|b1", torch.bool)}
 TORCH_NAMES = {t: name for name, (_, t) in DTYPES.items()}
-# The only classes a manifest may build, with the fields each must have.
+# The only classes a manifest may build; their fields are type-checked against the annotations.
 CLASSES = {cls.__name__: cls for cls in (MethodResult, Progress, Checkpoint)}
 
 
@@ -75,7 +75,8 @@ def tensor_bytes(t: Tensor, dtype: torch.dtype | None = None) -> tuple[dict[str,
         raise RunFileError(f"cannot store tensors of dtype {stored.dtype}")
     data = stored.numpy().astype(DTYPES[TORCH_NAMES[stored.dtype]][0], copy=False).tobytes()
     meta = {"dtype": TORCH_NAMES[stored.dtype], "shape": list(stored.shape),
-            "sha256": hashlib.sha256(data).hexdigest(), "restore": TORCH_NAMES[t.dtype]}
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "restore": TORCH_NAMES.get(t.dtype, TORCH_NAMES[stored.dtype])}
     return meta, data
 
 
