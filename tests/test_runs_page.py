@@ -132,3 +132,11 @@ def test_uploads_import_good_files_and_refuse_bad_ones_in_one_sentence(runs):
     ok, text = import_file(target, b"x" * (50 * 2**20 + 1))
     assert not ok and "larger than the 50 MB" in text
     assert target.names() == ["one step"]
+
+
+def test_streamlit_refuses_uploads_above_the_run_file_cap():
+    import tomllib
+
+    from core.runfile import MAX_FILE_BYTES
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_FILE_BYTES
