@@ -186,8 +186,8 @@ def run_compare(argv: Sequence[str]) -> int:
     args = _compare_parser(family_name, scenario).parse_args(argv)
     torch.set_num_threads(args.threads)
     family, cfg, methods = _configs(args)
-    family.load(progress=None if args.quiet else _print_download)
     store = cli_runs.store_for_save(args)
+    family.load(progress=None if args.quiet else _print_download)
     every = max(1, cfg.iterations // 10)
     results = []
     for event in compare(family, methods, cfg, args.seed):

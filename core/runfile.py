@@ -20,9 +20,9 @@ from torch import Tensor
 
 from core.algorithms import METHODS
 from core.config import TrainConfig
-from core.families import FAMILIES, TaskFamily
+from core.families import make_family
 from core.runspec import RunSpec, plain_settings
-from core.settings import SettingError, normalise, specs, validate
+from core.settings import SettingError
 from core.training import Checkpoint, MethodResult, Progress
 
 FORMAT = "meta-lab run"
@@ -201,33 +201,16 @@ def _is(value: Any, kind: type | tuple) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool)
 
 
-def _family_probe(family: Any, values: dict) -> TaskFamily:
-    """The family's settings checked one by one, without building the family (building may read
-    or fetch data): a bare instance holding the values."""
-    if family not in FAMILIES:
-        raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {family!r})")
-    cls = FAMILIES[family]
-    unknown = set(values) - {s.name for s in specs(cls)}
-    if unknown:
-        raise SettingError(f"{family} has no setting {', '.join(sorted(unknown))}")
-    probe = object.__new__(cls)  # a bare instance: defaults, then the given values, no check()
-    for spec in specs(cls):
-        object.__setattr__(probe, spec.name, values.get(spec.name, spec.default))
-    normalise(probe)
-    validate(probe)
-    return probe
-
-
 def run_spec(settings: Any) -> RunSpec:
-    """The RunSpec of saved settings (RunFileError unless this lab can rebuild the run); the
-    family is not built, so no data is read."""
+    """The RunSpec of saved settings (RunFileError unless this lab can rebuild the run); no data
+    is read (building a family never reads it)."""
     if not isinstance(settings, dict) or set(settings) != {"family", "family_settings", "methods",
                                                            "train", "seeds"}:
         raise RunFileError("the run's settings are incomplete")
     try:
         if not isinstance(settings["family_settings"], dict) or not isinstance(settings["train"], dict):
             raise SettingError("family settings and training settings must be tables")
-        probe = _family_probe(settings["family"], settings["family_settings"])
+        family = make_family(settings["family"], **settings["family_settings"])
         methods, seeds = settings["methods"], settings["seeds"]
         if not (isinstance(methods, list) and methods and all(m in METHODS for m in methods)):
             raise SettingError(f"methods must be a selection of {', '.join(METHODS)}")
@@ -238,7 +221,7 @@ def run_spec(settings: Any) -> RunSpec:
             config.replace(seed=seed)  # validates each seed's range
     except (SettingError, TypeError) as err:
         raise RunFileError(f"the run's settings are invalid: {err}") from None
-    return RunSpec(settings["family"], plain_settings(probe), tuple(methods), config, tuple(seeds))
+    return RunSpec(settings["family"], plain_settings(family), tuple(methods), config, tuple(seeds))
 
 
 def _check_result(r: Any, settings: dict) -> None:
