@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from core.runfile import (MAX_FILE_BYTES, RunFileError, SavedRun, decode, encode, from_bytes,
-                          library_versions, to_bytes)
+                          library_versions, run_spec, to_bytes)
 from core.runspec import RunSpec
 from core.training import MethodResult
 
@@ -159,6 +159,7 @@ class RunStore:
     def save(self, run: SavedRun, params_dtype: torch.dtype | None = None) -> str:
         """Store the run in one transaction; a taken name gets " (2)", " (3)"… Returns the name."""
         name = check_name(run.name)
+        run_spec(run.settings)  # refuse settings that could not be read back
         manifest, blobs = encode(run, params_dtype)
         del manifest["name"]  # the name column is the one place a run's name lives
         text = json.dumps(manifest)

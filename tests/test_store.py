@@ -264,12 +264,36 @@ def test_a_crash_mid_save_leaves_no_half_written_run(run, tmp_path):
     assert_same_results(run.results, store.load("tiny (2)").results)
 
 
-def test_an_error_mid_save_rolls_back(run, monkeypatch):
+def test_settings_that_could_not_be_read_back_are_not_saved(run):
     store = RunStore()
-    bad = SavedRun("bad", run.created, run.settings, run.versions, [*run.results, object()])
-    with pytest.raises(RunFileError, match="cannot store a value of type object"):
+    bad = SavedRun("bad", run.created, {**run.settings, "family": "nope"}, run.versions, run.results)
+    with pytest.raises(RunFileError, match="settings are invalid"):
         store.save(bad)
     assert store.names() == []
+
+
+class _FailsHalfway(dict):
+    """Tensor bytes whose iteration raises after two rows were inserted."""
+
+    def items(self):
+        for i, item in enumerate(super().items()):
+            if i == 2:
+                raise RuntimeError("disk full")
+            yield item
+
+
+def test_an_error_mid_save_rolls_back(run, monkeypatch):
+    store = RunStore()
+    real_encode = store_module.encode
+    monkeypatch.setattr(store_module, "encode",
+                        lambda r, d=None: (lambda m, b: (m, _FailsHalfway(b)))(*real_encode(r, d)))
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.save(run)
+    monkeypatch.undo()
+    assert store.names() == []
+    with store._read() as db:
+        assert db.execute("SELECT count(*) FROM tensors").fetchone()[0] == 0
+    assert store.save(run) == "tiny"
 
 
 def test_corrupt_database_falls_back_to_memory(tmp_path, run):
