@@ -106,14 +106,31 @@ def notes(entry: Entry, run: SavedRun) -> list[str]:
     return found
 
 
-def _train_method(entry: Entry, method: str, partial: RunStore, log: Callable[[str], None]
-                  ) -> list[MethodResult]:
-    """One method's results, from the partial store when an earlier build already trained it.
+def _trained_elsewhere(spec: RunSpec, directory: Path) -> tuple[str, list[MethodResult]] | None:
+    """A gallery file whose settings equal `spec`'s but for the methods, holding its one method."""
+    wanted, method = {**spec.as_dict(), "methods": None}, spec.methods[0]
+    for path in sorted(directory.glob(f"*{SUFFIX}")):
+        try:
+            run = from_bytes(path.read_bytes())
+        except RunFileError:
+            continue
+        if {**run.settings, "methods": None} == wanted and method in run.settings["methods"]:
+            return path.name, [r for r in run.results if r.method == method]
+    return None
+
+
+def _train_method(entry: Entry, method: str, partial: RunStore, log: Callable[[str], None],
+                  directory: Path = GALLERY_DIR) -> list[MethodResult]:
+    """One method's results: from another gallery file with the same settings, from the partial
+    store when an earlier build trained it, or trained now.
 
     Methods train independently (same seed ⇒ same start, tasks and test tasks), so training
     them one at a time gives exactly the numbers of one `compare` over all of them.
     """
     name, spec = f"{entry.key}/{method}", replace(entry.spec, methods=(method,))
+    if (found := _trained_elsewhere(spec, directory)) is not None:
+        log(f"{name}: taken from {found[0]} (same settings)")
+        return found[1]
     if name in partial.names():
         kept = partial.load(name)
         if kept.settings == spec.as_dict():
@@ -143,7 +160,8 @@ def build(selected: list[Entry], directory: Path = GALLERY_DIR,
             except RunFileError:
                 pass
         start = time.perf_counter()
-        results = [r for m in entry.spec.methods for r in _train_method(entry, m, partial, log)]
+        results = [r for m in entry.spec.methods
+                   for r in _train_method(entry, m, partial, log, directory)]
         results.sort(key=lambda r: (entry.spec.seeds.index(r.seed), entry.spec.methods.index(r.method)))
         run = SavedRun(entry.name, now(), entry.spec.as_dict(), library_versions(), results)
         tmp = target.with_suffix(".tmp")

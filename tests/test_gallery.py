@@ -61,6 +61,20 @@ def test_notes_name_changed_versions_and_claims_the_numbers_do_not_back(entries,
     assert any(n.startswith("claim not backed: MAML after 1 steps beats") for n in notes[1:])
 
 
+def test_methods_trained_for_another_entry_with_the_same_settings_are_reused(entries, tmp_path):
+    first = entries[0]
+    gallery.build([first], tmp_path, log=lambda line: None)
+    subset = replace(first, key="subset", spec=replace(first.spec, methods=("maml", "pretrain")))
+    lines = []
+    gallery.build([subset], tmp_path, log=lines.append)
+    assert lines[:2] == ["subset/maml: taken from maml-sinusoid.metarun (same settings)",
+                         "subset/pretrain: taken from maml-sinusoid.metarun (same settings)"]
+    full, part = gallery.load("maml-sinusoid", tmp_path), gallery.load("subset", tmp_path)
+    assert [r.method for r in part.results] == ["maml", "pretrain"]
+    for a, b in zip(part.results, [full.results[0], full.results[3]]):
+        assert b.method == a.method and torch.equal(a.scores["loss"], b.scores["loss"])
+
+
 def test_build_resumes_from_methods_already_trained(entries, tmp_path):
     entry = entries[1]
     lines = []
