@@ -11,7 +11,12 @@ from core import gallery
 from core.runfile import MAX_FILE_BYTES, RunFileError, SavedRun
 from core.runspec import RunSpec
 from core.store import MEMORY, RunStore, StoreError, default_path, load_run, open_store, save_run
+from core.scenarios import run_spec
+from core.settings import SettingError, without_paths
 from core.training import MethodResult
+from dashboard.scenario_sync import apply_spec
+from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
+from dashboard.state import result_store
 
 GALLERY_PREFIX = "Gallery: "
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "hosted"]
@@ -78,3 +83,25 @@ def add_gallery(store: RunStore) -> list[str]:
         if run is not None and f"{GALLERY_PREFIX}{run.name}" not in have:
             added.append(store.save(replace(run, name=f"{GALLERY_PREFIX}{run.name}")))
     return added
+
+
+def open_problem(spec: RunSpec) -> str | None:
+    """Why the settings sidebar cannot show this run (None: it can), in one sentence."""
+    train = {k: v for k, v in spec.config.as_dict().items() if k not in ("eval_steps", "seed")}
+    try:
+        same = spec == run_spec(spec.family, dict(spec.family_settings), spec.methods, train,
+                                spec.config.max_eval_step, len(spec.seeds), spec.seeds[0])
+    except SettingError:
+        same = False
+    if not same or len(spec.seeds) > MAX_SEEDS or spec.config.max_eval_step > MAX_TEST_STEPS:
+        return ("This run's settings (e.g. its scored steps or seeds) cannot all be set in the "
+                "sidebar, so it can be compared here but not opened on the other pages.")
+    if hosted() and without_paths(spec.make_family()) != spec.make_family():
+        return "This run read data from a folder of the machine that made it: it opens locally only."
+    return None
+
+
+def open_run(spec: RunSpec, results: Sequence[MethodResult]) -> None:
+    """Make the run what Compare, Inspect and Training show: its results and its settings."""
+    result_store().put(spec, list(results))
+    apply_spec(spec)

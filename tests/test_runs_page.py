@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,24 @@ def test_streamlit_refuses_uploads_above_the_run_file_cap():
     from core.runfile import MAX_FILE_BYTES
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 2**20 == MAX_FILE_BYTES
+
+
+def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
+    filled(home, runs)
+    store = RunStore(home / "runs.sqlite")
+    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY, 3)
+    cli_shaped = replace(cli_shaped, config=cli_shaped.config.replace(eval_steps=(0, 1, 3)))
+    save_run(store, cli_shaped, [replace(r, scores={k: v[[0, 1, 3]] for k, v in r.scores.items()})
+                                 for r in runs["one step"][1] if r.method == "maml"], "cli run")
+    at = open_page()
+    at.selectbox(key="runs.manage").set_value("cli run").run()
+    next(b for b in at.button if b.label == "Open in Compare").click().run()
+    assert "cannot all be set in the sidebar" in at.error[0].value
+    at.selectbox(key="runs.manage").set_value("two steps").run()
+    next(b for b in at.button if b.label == "Open in Compare").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="train.inner_steps").value == 2
+    assert at.number_input(key="train.iterations").value == 5
+    assert len(figures(at)) == 3  # before/after, curve and gain: no Train needed
+    train = next(b for b in at.button if b.label == "Train")
+    assert train.disabled

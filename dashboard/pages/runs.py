@@ -10,7 +10,8 @@ from core.runfile import MAX_FILE_BYTES, SavedRun
 from core.store import RunStore, StoreError
 from dashboard import frames
 from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
-from dashboard.runs_store import add_gallery, hosted, import_file, run_store
+from dashboard.runs_store import (add_gallery, hosted, import_file, load_run, open_problem, open_run,
+                                  run_store)
 
 INTRO = (
     "Every saved comparison with its settings and per-task scores. Pick two or more to put "
@@ -48,7 +49,7 @@ def _manage(store: RunStore, names: list[str]) -> None:
     with st.expander("Rename, delete or download a run"):
         name = st.selectbox("Run", names, key="runs.manage")
         new_name = st.text_input("New name", key="runs.new_name", max_chars=120)
-        rename, delete, download = st.columns(3)
+        rename, delete, download, open_ = st.columns(4)
         if rename.button("Rename", disabled=not new_name.strip()):
             try:
                 store.rename(name, new_name)
@@ -60,6 +61,14 @@ def _manage(store: RunStore, names: list[str]) -> None:
             st.rerun()
         download.download_button("Download run file", store.export_bytes(name), _file_name(name),
                                  "application/zip")
+        if open_.button("Open in Compare", help="its settings in the sidebar, its results on "
+                                                "Compare, Inspect and Training, no retraining"):
+            spec, results = load_run(store, name)
+            if (problem := open_problem(spec)) is not None:
+                st.error(problem)
+            else:
+                open_run(spec, results)
+                st.switch_page("dashboard/pages/compare.py")
 
 
 def _overlay(runs: dict[str, SavedRun]) -> None:
