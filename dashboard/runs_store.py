@@ -52,8 +52,13 @@ def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
     try:
         return True, store.import_bytes(data)
     except (RunFileError, StoreError) as err:
-        text = str(err)
-        return False, text[:1].upper() + text[1:] + "."
+        return False, sentence(err)
+
+
+def sentence(err: Exception) -> str:
+    """An error's one-sentence message, capitalised and with its full stop."""
+    text = str(err)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def save_finished(store: RunStore, spec: RunSpec, results: Sequence[MethodResult],

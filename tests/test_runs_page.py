@@ -105,6 +105,13 @@ def test_rename_and_delete(home, runs):
     at.selectbox(key="runs.manage").set_value("one step").run()
     next(b for b in at.button if b.label == "Delete").click().run()
     assert store.names() == ["MAML, 2 inner steps"]
+    save_run(store, *runs["one step"], "extra")
+    at.run()
+    at.selectbox(key="runs.manage").set_value("MAML, 2 inner steps").run()
+    store.delete("MAML, 2 inner steps")  # another tab deletes the run this one shows
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert not at.exception and at.error[0].value.startswith("No run named 'MAML, 2 inner steps'")
+    assert store.names() == ["extra"]  # not the run the list now shows first
 
 
 def test_hosted_visitors_get_their_own_memory_store(home, runs, monkeypatch):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -11,7 +12,7 @@ from core.store import RunStore, StoreError
 from dashboard import frames
 from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
 from dashboard.runs_store import (add_gallery, hosted, import_file, load_run, open_problem, open_run,
-                                  run_store)
+                                  run_store, sentence)
 
 INTRO = (
     "Every saved comparison with its settings and per-task scores. Pick two or more to put "
@@ -45,30 +46,41 @@ def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80] + ".metarun"
 
 
+def _act(action: Callable[..., object], *args: object) -> None:
+    """A button's callback: it acts on the run shown when the button was drawn, even if another
+    tab changed the list since; a refusal is kept for the page to show."""
+    try:
+        action(*args)
+    except StoreError as err:
+        st.session_state["runs.error"] = sentence(err)
+
+
+def _rename(store: RunStore, name: str) -> None:
+    store.rename(name, st.session_state["runs.new_name"])
+
+
 def _manage(store: RunStore, names: list[str]) -> None:
-    with st.expander("Rename, delete or download a run"):
+    with st.expander("Rename, delete, download or open a run"):
         name = st.selectbox("Run", names, key="runs.manage")
         new_name = st.text_input("New name", key="runs.new_name", max_chars=120)
         rename, delete, download, open_ = st.columns(4)
-        if rename.button("Rename", disabled=not new_name.strip()):
-            try:
-                store.rename(name, new_name)
-                st.rerun()
-            except StoreError as err:
-                st.error(f"{str(err)[:1].upper()}{str(err)[1:]}.")
-        if delete.button("Delete", help="removes the run from this store; cannot be undone"):
-            store.delete(name)
-            st.rerun()
-        download.download_button("Download run file", store.export_bytes(name), _file_name(name),
-                                 "application/zip")
-        if open_.button("Open in Compare", help="its settings in the sidebar, its results on "
-                                                "Compare, Inspect and Training, no retraining"):
-            spec, results = load_run(store, name)
-            if (problem := open_problem(spec)) is not None:
-                st.error(problem)
-            else:
-                open_run(spec, results)
-                st.switch_page("dashboard/pages/compare.py")
+        rename.button("Rename", disabled=not new_name.strip(), on_click=_act,
+                      args=(_rename, store, name))
+        delete.button("Delete", help="removes the run from this store; cannot be undone",
+                      on_click=_act, args=(store.delete, name))
+        try:  # another tab may have renamed or deleted the run meanwhile
+            download.download_button("Download run file", store.export_bytes(name),
+                                     _file_name(name), "application/zip")
+            if open_.button("Open in Compare", help="its settings in the sidebar, its results on "
+                                                    "Compare, Inspect and Training, no retraining"):
+                spec, results = load_run(store, name)
+                if (problem := open_problem(spec)) is not None:
+                    st.error(problem)
+                else:
+                    open_run(spec, results)
+                    st.switch_page("dashboard/pages/compare.py")
+        except StoreError as err:
+            st.error(sentence(err))
 
 
 def _overlay(runs: dict[str, SavedRun]) -> None:
@@ -100,6 +112,8 @@ def main() -> None:
     store, warning = run_store()
     if warning:
         st.warning(warning)
+    if refusal := st.session_state.pop("runs.error", None):
+        st.error(refusal)
     if hosted():
         st.caption("Runs saved here last as long as this browser tab: download the ones to keep.")
     left, right = st.columns([3, 1], vertical_alignment="bottom")
@@ -121,7 +135,7 @@ def main() -> None:
     try:
         _overlay({name: store.load(name) for name in chosen})
     except StoreError as err:
-        st.error(f"{str(err)[:1].upper()}{str(err)[1:]}.")
+        st.error(sentence(err))
 
 
 main()
