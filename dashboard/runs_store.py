@@ -19,7 +19,8 @@ from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
 from dashboard.state import result_store
 
 GALLERY_PREFIX = "Gallery: "
-__all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "hosted"]
+__all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
+           "hosted"]
 
 
 def hosted() -> bool:
@@ -77,6 +78,17 @@ def gallery_run(key: str) -> SavedRun | None:
         return gallery.load(key)
     except (OSError, RunFileError):
         return None
+
+
+def gallery_caption(key: str) -> str | None:
+    """E.g. "Pre-computed: 70,000 iterations, 1 seed (`python -m core gallery build --only
+    maml-sinusoid`)", or None when the scenario has no gallery run."""
+    run = gallery_run(key)
+    if run is None:
+        return None
+    seeds = len(run.settings["seeds"])
+    return (f"Pre-computed: {run.settings['train']['iterations']:,} iterations, {seeds} "
+            f"seed{'s' * (seeds != 1)} (`python -m core gallery build --only {key}`)")
 
 
 def add_gallery(store: RunStore) -> list[str]:

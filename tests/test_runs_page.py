@@ -169,3 +169,11 @@ def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
     assert len(figures(at)) == 3  # before/after, curve and gain: no Train needed
     train = next(b for b in at.button if b.label == "Train")
     assert train.disabled
+
+
+def test_gallery_caption_names_budget_seeds_and_command():
+    from dashboard.runs_store import gallery_caption
+    assert gallery_caption("consistent-labels") == (
+        "Pre-computed: 4,000 iterations, 1 seed "
+        "(`python -m core gallery build --only consistent-labels`)")
+    assert gallery_caption("no-such-scenario") is None
