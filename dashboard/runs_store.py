@@ -74,6 +74,8 @@ def save_finished(store: RunStore, spec: RunSpec, results: Sequence[MethodResult
 @st.cache_resource
 def gallery_run(key: str) -> SavedRun | None:
     """The gallery's full-budget run for a scenario key, or None when it is not built."""
+    if key not in {e.key for e in gallery.entries()}:  # never a path from a visitor
+        return None
     try:
         return gallery.load(key)
     except (OSError, RunFileError):

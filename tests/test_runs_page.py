@@ -177,3 +177,4 @@ def test_gallery_caption_names_budget_seeds_and_command():
         "Pre-computed: 4,000 iterations, 1 seed "
         "(`python -m core gallery build --only consistent-labels`)")
     assert gallery_caption("no-such-scenario") is None
+    assert gallery_caption("../gallery/consistent-labels") is None
