@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import plotly.io
 import pytest
@@ -178,3 +179,17 @@ def test_gallery_caption_names_budget_seeds_and_command():
         "(`python -m core gallery build --only consistent-labels`)")
     assert gallery_caption("no-such-scenario") is None
     assert gallery_caption("../gallery/consistent-labels") is None
+
+
+def test_overlay_figures_leave_out_diverged_curves_and_keep_method_order():
+    from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
+    rows = [{"run": run, "method": m, "label": m.upper(), "step": step, "metric": "loss",
+             "mean": 1.0 + step, "ci_low": 0.5, "ci_high": 2.5 + step,
+             "diverged": "blew up" if (run, m) == ("b", "pretrain") else ""}
+            for run in ("a", "b") for m in ("pretrain", "maml") for step in (0, 1)]
+    df = pd.DataFrame(rows)
+    curves = runs_curve_figure(df, "loss")
+    assert [t.name for t in curves.data if t.name] == ["PRETRAIN · a", "MAML · a", "MAML · b"]
+    bars = runs_before_after_figure(df, "loss", 1)
+    assert [list(x) for x in bars.data[0].x] == [["PRETRAIN", "PRETRAIN", "MAML", "MAML"],
+                                                ["a", "b", "a", "b"]]
