@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import pandas as pd
 import torch
 
+from core import cli_runs
 from core.algorithms import METHODS
 from core.config import TrainConfig
 from core.data.omniglot import DatasetUnavailable
@@ -18,6 +19,7 @@ from core.families import FAMILIES, make_family
 from core.runspec import RunSpec, plain_settings
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario
 from core.settings import SettingError, Spec, specs
+from core.store import StoreError
 from core.training import Checkpoint, MethodResult, Progress, compare, pooled_rows
 
 ROW_FIELDS = ["method", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks", "diverged",
@@ -74,6 +76,7 @@ def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argpa
                         help="run a scenario exactly as the dashboard's Train does, then say "
                              "whether its claim held; other flags override its settings "
                              "(`python -m core scenarios` lists them)")
+    cli_runs.add_save_arguments(parser)
     group = parser.add_argument_group(f"{family_name} settings", family_cls.description)
     for spec in specs(family_cls):
         _add_setting(group, spec, spec.default)
@@ -184,6 +187,7 @@ def run_compare(argv: Sequence[str]) -> int:
     args = _compare_parser(family_name, scenario).parse_args(argv)
     torch.set_num_threads(args.threads)
     family, cfg, methods = _configs(args)
+    store = cli_runs.store_for_save(args)
     family.load(progress=None if args.quiet else _print_download)
     every = max(1, cfg.iterations // 10)
     results = []
@@ -197,6 +201,8 @@ def run_compare(argv: Sequence[str]) -> int:
     if scenario is not None:
         print(_scenario_check(scenario, family, cfg, methods, args.seed, rows))
     _write_outputs(args, family, cfg, methods, rows)
+    ran = RunSpec(family.name, plain_settings(family), tuple(methods), cfg, tuple(args.seed))
+    cli_runs.save_compare(store, args, ran.as_dict(), results)
     return 0
 
 
@@ -221,12 +227,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "key, name and the claim `compare --preset KEY` checks")
     sub.add_parser("compare", add_help=False,
                    help="train and compare methods (`python -m core compare --help` for options)")
+    sub.add_parser("runs", add_help=False,
+                   help="saved runs: list, show, export, import, rename, delete "
+                        "(`python -m core runs --help`)")
+    sub.add_parser("gallery", add_help=False,
+                   help="build or check the gallery of full-budget runs "
+                        "(`python -m core gallery --help`)")
     if argv[:1] == ["compare"]:
         try:
             return run_compare(argv[1:])
-        except (SettingError, DatasetUnavailable) as err:
+        except (SettingError, DatasetUnavailable, StoreError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+    if argv[:1] == ["runs"]:
+        return cli_runs.run_runs(argv[1:])
+    if argv[:1] == ["gallery"]:
+        return cli_runs.run_gallery(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "families":
         return _list(FAMILIES, lambda cls: f"[{cls.kind}] {cls.description}")

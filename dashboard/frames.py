@@ -115,3 +115,34 @@ def crossings(df: pd.DataFrame, metric: str) -> pd.DataFrame:
                      "y": old[prev.step] + t * (old[nxt.step] - old[prev.step]),
                      "step": nxt.step, "winner": nxt.leader, "loser": prev.leader})
     return pd.DataFrame(rows, columns=["x", "y", "step", "winner", "loser"])
+
+
+def runs_frame(runs: dict[str, tuple[tuple[int, ...], Sequence[MethodResult]]]) -> pd.DataFrame:
+    """Summary rows of several saved runs stacked, each tagged with its name in column `run`."""
+    parts = [results_frame(results, steps).assign(run=name)
+             for name, (steps, results) in runs.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=[*SUMMARY_COLUMNS, "run"])
+
+
+def _flat(settings: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def settings_differences(settings: dict[str, dict]) -> pd.DataFrame:
+    """The settings on which the named runs differ: one row per setting, one column per run."""
+    flat = {name: _flat(s) for name, s in settings.items()}
+    keys = list(dict.fromkeys(k for f in flat.values() for k in f))
+    rows = []
+    for key in keys:
+        values = [flat[name].get(key, "—") for name in flat]
+        if any(v != values[0] for v in values):
+            rows.append({"setting": key.split(".", 1)[-1],
+                         **{name: str(v) for name, v in zip(flat, values)}})
+    return pd.DataFrame(rows, columns=["setting", *flat])

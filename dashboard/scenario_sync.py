@@ -52,17 +52,22 @@ def _url_text(key: str, value: Any) -> str | list[str]:
     return [str(v) for v in value] if isinstance(value, list) else str(value)
 
 
-def apply_scenario(scenario: Scenario) -> None:
-    """Fill every settings widget with the scenario's values, and put them in the URL."""
-    defaults = {**widget_values(run_spec(scenario.family, {}, default_methods(), {})),
+def apply_spec(spec: RunSpec) -> None:
+    """Fill every settings widget with the run's values, and put them in the URL."""
+    defaults = {**widget_values(run_spec(spec.family, {}, default_methods(), {})),
                 "family": next(iter(FAMILIES))}  # what the widgets show when the URL is silent
-    for key, value in widget_values(scenario.spec()).items():
+    for key, value in widget_values(spec).items():
         # A widget drawn before is bound: setting its value updates the URL. One never drawn
         # (another family's settings) is not yet bound, and a value set now would not reach
         # the URL when it is first drawn, so the URL gets it directly (unless it is the default).
         if key not in st.session_state and value != defaults.get(key):
             st.query_params[key] = _url_text(key, value)
         st.session_state[key] = value
+
+
+def apply_scenario(scenario: Scenario) -> None:
+    """Fill every settings widget with the scenario's values, and put them in the URL."""
+    apply_spec(scenario.spec())
 
 
 def _on_scenario() -> None:

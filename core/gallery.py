@@ -1,0 +1,189 @@
+"""The gallery: every scenario trained once at full budget, kept as committed .metarun files."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pandas as pd
+
+from core.families import FAMILIES
+from core.runfile import RunFileError, SavedRun, from_bytes, library_versions, run_spec, to_bytes
+from core.runspec import RunSpec
+from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
+from core.settings import specs
+from core.store import RunStore, StoreError, now, save_results
+from core.training import MethodResult, compare, pooled_rows
+
+GALLERY_DIR = Path(__file__).resolve().parent.parent / "gallery"
+SUFFIX = ".metarun"
+# Meta-training iterations at full budget: the MAML paper's 70 000 for the sinusoid; the
+# clusters tasks are learnt within a few thousand.
+FULL_ITERATIONS = {"sinusoid": 70_000, "clusters": 4_000}
+OMNIGLOT_KEY = "omniglot-5way-1shot"
+# Settings that say where data lives, not what the numbers are: not compared by `check`.
+LOCATION_SETTINGS = ("data_dir", "download")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One gallery run: its key (file name), title, and settings."""
+
+    key: str
+    name: str
+    spec: RunSpec
+
+    def command(self) -> str:
+        """The command that (re)builds this entry."""
+        return f"python -m core gallery build --only {self.key}"
+
+
+def _omniglot(data_dir: str) -> Entry:
+    """The course homework: Omniglot 5-way 1-shot on the small splits, 400 iterations as in
+    docs/results.md (MAML, pre-training and scratch; Reptile needs other settings)."""
+    family = {s.name: s.default for s in specs(FAMILIES["omniglot"])}
+    family.update(shots=1, data_dir=data_dir, download=False)
+    train = {**train_defaults("omniglot"), "iterations": 400, "test_tasks": 600,
+             "eval_steps": tuple(range(11))}
+    del train["seed"]
+    settings = {"family": "omniglot", "methods": ["maml", "pretrain", "scratch"], "seeds": [0],
+                "family_settings": {k: list(v) if isinstance(v, tuple) else v for k, v in family.items()},
+                "train": {k: list(v) if isinstance(v, tuple) else v for k, v in train.items()}}
+    return Entry(OMNIGLOT_KEY, "Omniglot 5-way 1-shot, small splits (MAML vs pre-training)",
+                 run_spec(settings))
+
+
+def entries(omniglot_dir: str = "") -> list[Entry]:
+    """Every scenario at full budget, then Omniglot (whose data folder is given when building)."""
+    out = []
+    for scenario in SCENARIOS:
+        spec = scenario.spec(0)
+        config = spec.config.replace(iterations=FULL_ITERATIONS[spec.family])
+        out.append(Entry(scenario.key, scenario.name, replace(spec, config=config)))
+    return out + [_omniglot(omniglot_dir)]
+
+
+def path_of(key: str, directory: Path = GALLERY_DIR) -> Path:
+    """Where an entry's file lives."""
+    return directory / f"{key}{SUFFIX}"
+
+
+def load(key: str, directory: Path = GALLERY_DIR) -> SavedRun:
+    """A gallery run, read and checked like any run file."""
+    return from_bytes(path_of(key, directory).read_bytes())
+
+
+def _comparable(settings: dict) -> dict:
+    family = {k: v for k, v in settings["family_settings"].items() if k not in LOCATION_SETTINGS}
+    return {**settings, "family_settings": family}
+
+
+def problems(entry: Entry, run: SavedRun) -> list[str]:
+    """How a gallery file departs from its entry: settings, results, or the versions now in use."""
+    found = []
+    if _comparable(run.settings) != _comparable(entry.spec.as_dict()):
+        found.append("its settings differ from the gallery's definition (rebuild it)")
+    wanted = {(m, s) for m in entry.spec.methods for s in entry.spec.seeds}
+    if {(r.method, r.seed) for r in run.results} != wanted or len(run.results) != len(wanted):
+        found.append("it does not hold exactly one result per method and seed")
+    tasks = entry.spec.config.test_tasks
+    if any(s.shape[1] != tasks for r in run.results for s in r.scores.values()):
+        found.append(f"its scores are not over {tasks} test tasks")
+    return found
+
+
+def notes(entry: Entry, run: SavedRun) -> list[str]:
+    """What a reader should know: library versions that differ from this process's, and the
+    parts of the scenario's sentence the full-budget numbers do not back."""
+    current = library_versions()
+    found = [f"{k} {v} when trained, {current[k]} now" for k, v in run.versions.items()
+             if k in current and current[k] != v]
+    if entry.key in SCENARIOS_BY_KEY:
+        rows = pd.DataFrame(pooled_rows(run.results, entry.spec.config.eval_steps))
+        found += [f"claim not backed: {c}" for c in SCENARIOS_BY_KEY[entry.key].failures(rows)]
+    return found
+
+
+def _trained_elsewhere(spec: RunSpec, directory: Path) -> tuple[str, list[MethodResult]] | None:
+    """A gallery file whose settings equal `spec`'s but for the methods, holding its one method."""
+    wanted, method = {**spec.as_dict(), "methods": None}, spec.methods[0]
+    for path in sorted(directory.glob(f"*{SUFFIX}")):
+        try:
+            run = from_bytes(path.read_bytes())
+        except RunFileError:
+            continue
+        if {**run.settings, "methods": None} == wanted and method in run.settings["methods"]:
+            return path.name, [r for r in run.results if r.method == method]
+    return None
+
+
+def _train_method(entry: Entry, method: str, partial: RunStore, log: Callable[[str], None],
+                  directory: Path = GALLERY_DIR) -> list[MethodResult]:
+    """One method's results: from another gallery file with the same settings, from the partial
+    store when an earlier build trained it, or trained now.
+
+    Methods train independently (same seed ⇒ same start, tasks and test tasks), so training
+    them one at a time gives exactly the numbers of one `compare` over all of them.
+    """
+    name, spec = f"{entry.key}/{method}", replace(entry.spec, methods=(method,))
+    if (found := _trained_elsewhere(spec, directory)) is not None:
+        log(f"{name}: taken from {found[0]} (same settings)")
+        return found[1]
+    if name in partial.names():
+        kept = partial.load(name)
+        if kept.settings == spec.as_dict():
+            log(f"{name}: already trained")
+            return kept.results
+        partial.delete(name)  # trained under settings the gallery no longer defines
+    start = time.perf_counter()
+    results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
+               if isinstance(e, MethodResult)]
+    log(f"{name}: trained in {time.perf_counter() - start:.0f} s wall")
+    save_results(partial, spec.as_dict(), results, name)
+    return results
+
+
+def build(selected: list[Entry], directory: Path = GALLERY_DIR,
+          log: Callable[[str], None] = print) -> None:
+    """Train each selected entry whose file is missing or stale; resumable method by method."""
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = RunStore(directory / ".build.sqlite")  # finished methods of unfinished entries
+    for entry in selected:
+        target = path_of(entry.key, directory)
+        if target.exists():
+            try:
+                if not problems(entry, from_bytes(target.read_bytes())):
+                    log(f"{entry.key}: up to date")
+                    continue
+            except RunFileError:
+                pass
+        start = time.perf_counter()
+        results = [r for m in entry.spec.methods
+                   for r in _train_method(entry, m, partial, log, directory)]
+        results.sort(key=lambda r: (entry.spec.seeds.index(r.seed), entry.spec.methods.index(r.method)))
+        run = SavedRun(entry.name, now(), entry.spec.as_dict(), library_versions(), results)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(to_bytes(run))
+        os.replace(tmp, target)  # a crash never leaves a half-written gallery file
+        for method in entry.spec.methods:
+            if f"{entry.key}/{method}" in partial.names():
+                partial.delete(f"{entry.key}/{method}")
+        log(f"{entry.key}: wrote {target.name} ({target.stat().st_size / 1e6:.2f} MB) "
+            f"in {time.perf_counter() - start:.0f} s wall")
+
+
+def check(selected: list[Entry], directory: Path = GALLERY_DIR) -> Iterator[tuple[str, list[str], list[str]]]:
+    """(key, problems, notes) per entry; a missing or unreadable file is a problem."""
+    for entry in selected:
+        try:
+            run = load(entry.key, directory)
+        except FileNotFoundError:
+            yield entry.key, [f"{path_of(entry.key, directory).name} is missing ({entry.command()})"], []
+            continue
+        except (RunFileError, StoreError) as err:
+            yield entry.key, [str(err)], []
+            continue
+        found = problems(entry, run)
+        yield entry.key, found, [] if found else notes(entry, run)

@@ -1,0 +1,141 @@
+"""Runs page: the saved runs; rename, delete, download, upload; overlay two or more of them."""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from core.runfile import MAX_FILE_BYTES, SavedRun
+from core.store import RunStore, StoreError
+from dashboard import frames
+from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
+from dashboard.runs_store import (add_gallery, hosted, import_file, load_run, open_problem, open_run,
+                                  run_store, sentence)
+
+INTRO = (
+    "Every saved comparison with its settings and per-task scores. Pick two or more to put "
+    "their curves side by side, e.g. MAML trained with 1 and with 5 inner steps, or a run of "
+    "yours next to the gallery's full-budget run. A run travels as one `.metarun` file: "
+    "download it here, upload it on another machine, or use `python -m core runs`.")
+MAX_OVERLAY = 6
+
+
+def _table(store: RunStore) -> list[str]:
+    summaries = store.runs()
+    if summaries:
+        st.dataframe(pd.DataFrame(
+            [{"name": s.name, "family": s.family, "methods": ", ".join(s.methods),
+              "iterations": s.iterations, "seeds": len(s.seeds),
+              "saved (UTC)": s.created[:16].replace("T", " ")} for s in summaries]),
+            hide_index=True)
+    return [s.name for s in summaries]
+
+
+def _upload(store: RunStore) -> None:
+    upload = st.file_uploader(f"Upload a run file (.metarun, at most {MAX_FILE_BYTES // 2**20} MB)",
+                              type=["metarun"], key="runs.upload")
+    if upload is not None and st.session_state.get("runs.uploaded") != upload.file_id:
+        st.session_state["runs.uploaded"] = upload.file_id  # import each upload once
+        ok, text = import_file(store, upload.getvalue())
+        (st.success if ok else st.error)(f"Imported as **{text}**." if ok else text)
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80] + ".metarun"
+
+
+def _act(action: Callable[..., object], *args: object) -> None:
+    """A button's callback: it acts on the run shown when the button was drawn, even if another
+    tab changed the list since; a refusal is kept for the page to show."""
+    try:
+        action(*args)
+    except StoreError as err:
+        st.session_state["runs.error"] = sentence(err)
+
+
+def _rename(store: RunStore, name: str) -> None:
+    store.rename(name, st.session_state["runs.new_name"])
+
+
+def _manage(store: RunStore, names: list[str]) -> None:
+    with st.expander("Rename, delete, download or open a run"):
+        name = st.selectbox("Run", names, key="runs.manage")
+        new_name = st.text_input("New name", key="runs.new_name", max_chars=120)
+        rename, delete, download, open_ = st.columns(4)
+        rename.button("Rename", disabled=not new_name.strip(), on_click=_act,
+                      args=(_rename, store, name))
+        delete.button("Delete", help="removes the run from this store; cannot be undone",
+                      on_click=_act, args=(store.delete, name))
+        try:  # another tab may have renamed or deleted the run meanwhile
+            download.download_button("Download run file", store.export_bytes(name),
+                                     _file_name(name), "application/zip")
+            if open_.button("Open in Compare", help="its settings in the sidebar, its results on "
+                                                    "Compare, Inspect and Training, no retraining"):
+                spec, results = load_run(store, name)
+                if (problem := open_problem(spec)) is not None:
+                    st.error(problem)
+                else:
+                    open_run(spec, results)
+                    st.switch_page("dashboard/pages/compare.py")
+        except StoreError as err:
+            st.error(sentence(err))
+
+
+def _overlay(runs: dict[str, SavedRun]) -> None:
+    df = frames.runs_frame({name: (tuple(r.settings["train"]["eval_steps"]), r.results)
+                            for name, r in runs.items()})
+    metrics = [m for m in ("accuracy", "loss")
+               if all(m in set(df[df.run == name].metric) for name in runs)]
+    steps = sorted(set.intersection(*(set(r.settings["train"]["eval_steps"]) for r in runs.values()))
+                   - {0})
+    if not steps:
+        st.warning("These runs share no fine-tuning step after 0: pick runs scored at common steps.")
+        return
+    left, right = st.columns([3, 2])
+    k = left.select_slider("Compare before adaptation with after k fine-tuning steps, k =", steps,
+                           key="runs.k")
+    metric = right.radio("Score", metrics, horizontal=True, key="runs.metric")
+    differences = frames.settings_differences({n: r.settings for n, r in runs.items()})
+    if not differences.empty:
+        st.markdown("**Where the runs' settings differ**")
+        st.dataframe(differences, hide_index=True)
+    st.plotly_chart(runs_before_after_figure(df, metric, k), key="runs-before-after")
+    st.plotly_chart(runs_curve_figure(df, metric), key="runs-curves")
+
+
+def main() -> None:
+    """Store → table, upload and management → the selected runs overlaid."""
+    st.title("Saved runs")
+    st.markdown(INTRO)
+    store, warning = run_store()
+    if warning:
+        st.warning(warning)
+    if refusal := st.session_state.pop("runs.error", None):
+        st.error(refusal)
+    if hosted():
+        st.caption("Runs saved here last as long as this browser tab: download the ones to keep.")
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        _upload(store)
+    if right.button("Add the gallery's runs", help="the scenarios trained at full budget"):
+        added = len(add_gallery(store))
+        st.success(f"Added {added} gallery run{'s' * (added != 1)}.")
+    names = _table(store)
+    if not names:
+        st.info("No saved runs yet: train on the **Compare** page, or upload a run file.")
+        return
+    _manage(store, names)
+    chosen = st.multiselect("Runs to overlay", names, key="runs.overlay",
+                            max_selections=MAX_OVERLAY)
+    if len(chosen) < 2:
+        st.caption("Pick two or more runs to overlay their adaptation curves and bars.")
+        return
+    try:
+        _overlay({name: store.load(name) for name in chosen})
+    except StoreError as err:
+        st.error(sentence(err))
+
+
+main()

@@ -1,0 +1,126 @@
+"""The dashboard's run store: the local SQLite store, or one in memory per visitor when hosted."""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Sequence
+
+import streamlit as st
+
+from core import gallery
+from core.runfile import MAX_FILE_BYTES, RunFileError, SavedRun
+from core.runspec import RunSpec
+from core.store import MEMORY, RunStore, StoreError, default_path, load_run, open_store, save_run
+from core.scenarios import run_spec
+from core.settings import SettingError, without_paths
+from core.training import MethodResult
+from dashboard.scenario_sync import apply_spec
+from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
+from dashboard.state import result_store
+
+GALLERY_PREFIX = "Gallery: "
+__all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
+           "hosted"]
+
+
+def hosted() -> bool:
+    """Whether the app serves the public (META_LAB_HOSTED=1): no disk is shared or kept."""
+    return os.environ.get("META_LAB_HOSTED") == "1"
+
+
+@st.cache_resource
+def _local_store(path: str) -> tuple[RunStore, str | None]:
+    return open_store(path)
+
+
+def run_store() -> tuple[RunStore, str | None]:
+    """This visitor's store and, when the file store could not be opened, why.
+
+    Hosted: a store in memory that lives as long as the browser session. Locally: the SQLite
+    file (`$META_LAB_HOME/runs.sqlite` or the user data folder), shared by every tab.
+    """
+    if hosted():
+        if "runs.store" not in st.session_state:
+            st.session_state["runs.store"] = RunStore(MEMORY)
+        return st.session_state["runs.store"], None
+    return _local_store(str(default_path()))
+
+
+def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
+    """Import an uploaded run file: (True, its name) or (False, one sentence why not)."""
+    if len(data) > MAX_FILE_BYTES:
+        return False, f"The run file is larger than the {MAX_FILE_BYTES // 2**20} MB the lab accepts."
+    try:
+        return True, store.import_bytes(data)
+    except (RunFileError, StoreError) as err:
+        return False, sentence(err)
+
+
+def sentence(err: Exception) -> str:
+    """An error's one-sentence message, capitalised and with its full stop."""
+    text = str(err)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def save_finished(store: RunStore, spec: RunSpec, results: Sequence[MethodResult],
+                  name: str | None = None) -> str | None:
+    """Save a finished comparison; None (and nothing raised) when the store refuses it."""
+    try:
+        return save_run(store, spec, results, name)
+    except (RunFileError, StoreError):
+        return None
+
+
+@st.cache_resource
+def gallery_run(key: str) -> SavedRun | None:
+    """The gallery's full-budget run for a scenario key, or None when it is not built."""
+    if key not in {e.key for e in gallery.entries()}:  # never a path from a visitor
+        return None
+    try:
+        return gallery.load(key)
+    except (OSError, RunFileError):
+        return None
+
+
+def gallery_caption(key: str) -> str | None:
+    """E.g. "Pre-computed: 70,000 iterations, 1 seed (`python -m core gallery build --only
+    maml-sinusoid`)", or None when the scenario has no gallery run."""
+    run = gallery_run(key)
+    if run is None:
+        return None
+    seeds = len(run.settings["seeds"])
+    return (f"Pre-computed: {run.settings['train']['iterations']:,} iterations, {seeds} "
+            f"seed{'s' * (seeds != 1)} (`python -m core gallery build --only {key}`)")
+
+
+def add_gallery(store: RunStore) -> list[str]:
+    """Copy the gallery's runs the store lacks (by name) into it; their names."""
+    have = set(store.names())
+    added = []
+    for entry in gallery.entries():
+        run = gallery_run(entry.key)
+        if run is not None and f"{GALLERY_PREFIX}{run.name}" not in have:
+            added.append(store.save(replace(run, name=f"{GALLERY_PREFIX}{run.name}")))
+    return added
+
+
+def open_problem(spec: RunSpec) -> str | None:
+    """Why the settings sidebar cannot show this run (None: it can), in one sentence."""
+    train = {k: v for k, v in spec.config.as_dict().items() if k not in ("eval_steps", "seed")}
+    try:
+        same = spec == run_spec(spec.family, dict(spec.family_settings), spec.methods, train,
+                                spec.config.max_eval_step, len(spec.seeds), spec.seeds[0])
+    except SettingError:
+        same = False
+    if not same or len(spec.seeds) > MAX_SEEDS or spec.config.max_eval_step > MAX_TEST_STEPS:
+        return ("This run's settings (e.g. its scored steps or seeds) cannot all be set in the "
+                "sidebar, so it can be compared here but not opened on the other pages.")
+    if hosted() and without_paths(spec.make_family()) != spec.make_family():
+        return "This run read data from a folder of the machine that made it: it opens locally only."
+    return None
+
+
+def open_run(spec: RunSpec, results: Sequence[MethodResult]) -> None:
+    """Make the run what Compare, Inspect and Training show: its results and its settings."""
+    result_store().put(spec, list(results))
+    apply_spec(spec)

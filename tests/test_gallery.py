@@ -1,0 +1,123 @@
+"""The gallery: full-budget definitions, a resumable build equal to one compare, and its check."""
+from dataclasses import replace
+
+import pytest
+import torch
+
+from core import gallery
+from core.cli import main
+from core.runfile import from_bytes, to_bytes
+from core.scenarios import SCENARIOS
+from core.store import RunStore
+from core.training import MethodResult, compare
+
+
+def tiny(entry):
+    return replace(entry, spec=replace(entry.spec, config=entry.spec.config.replace(
+        iterations=4, test_tasks=7, val_tasks=3)))
+
+
+@pytest.fixture
+def entries(monkeypatch):
+    small = [tiny(e) for e in gallery.entries() if e.key in ("maml-sinusoid", "permuted-labels")]
+    monkeypatch.setattr(gallery, "entries", lambda omniglot_dir="": small)
+    return small
+
+
+def test_every_scenario_is_in_the_gallery_at_full_budget():
+    by_key = {e.key: e for e in gallery.entries("/data")}
+    assert list(by_key) == [s.key for s in SCENARIOS] + [gallery.OMNIGLOT_KEY]
+    for s in SCENARIOS:
+        spec = by_key[s.key].spec
+        assert spec.config.iterations == gallery.FULL_ITERATIONS[s.family]
+        assert spec.as_dict() | {"train": None} == s.spec(0).as_dict() | {"train": None}
+    assert by_key["maml-sinusoid"].spec.config.iterations == 70_000
+    omniglot = by_key[gallery.OMNIGLOT_KEY].spec
+    assert dict(omniglot.family_settings)["data_dir"] == "/data"
+    assert (omniglot.config.iterations, omniglot.config.inner_lr, omniglot.config.test_tasks) == (400, 0.4, 600)
+
+
+def test_build_trains_method_by_method_exactly_like_one_compare(entries, tmp_path):
+    entry = entries[0]
+    gallery.build([entry], tmp_path, log=lambda line: None)
+    built = gallery.load(entry.key, tmp_path)
+    spec = entry.spec
+    direct = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
+              if isinstance(e, MethodResult)]
+    assert [r.method for r in built.results] == list(spec.methods)
+    for a, b in zip(built.results, direct):
+        for k in a.params:
+            assert torch.equal(a.params[k], b.params[k])
+        assert torch.equal(a.scores["loss"], b.scores["loss"])
+    assert RunStore(tmp_path / ".build.sqlite").names() == []  # partial results cleared
+
+
+def test_notes_name_changed_versions_and_claims_the_numbers_do_not_back(entries, tmp_path):
+    gallery.build(entries[1:], tmp_path, log=lambda line: None)
+    run = gallery.load("permuted-labels", tmp_path)
+    run.versions["torch"] = "0.1"
+    notes = gallery.notes(entries[1], run)
+    assert notes[0] == f"torch 0.1 when trained, {torch.__version__} now"
+    assert any(n.startswith("claim not backed: MAML after 1 steps beats") for n in notes[1:])
+
+
+def test_methods_trained_for_another_entry_with_the_same_settings_are_reused(entries, tmp_path):
+    first = entries[0]
+    gallery.build([first], tmp_path, log=lambda line: None)
+    subset = replace(first, key="subset", spec=replace(first.spec, methods=("maml", "pretrain")))
+    lines = []
+    gallery.build([subset], tmp_path, log=lines.append)
+    assert lines[:2] == ["subset/maml: taken from maml-sinusoid.metarun (same settings)",
+                         "subset/pretrain: taken from maml-sinusoid.metarun (same settings)"]
+    full, part = gallery.load("maml-sinusoid", tmp_path), gallery.load("subset", tmp_path)
+    assert [r.method for r in part.results] == ["maml", "pretrain"]
+    for a, b in zip(part.results, [full.results[0], full.results[3]]):
+        assert b.method == a.method and torch.equal(a.scores["loss"], b.scores["loss"])
+
+
+def test_build_resumes_from_methods_already_trained(entries, tmp_path):
+    entry = entries[1]
+    lines = []
+    partial = RunStore(tmp_path / ".build.sqlite")
+    gallery._train_method(entry, "maml", partial, lines.append)  # as if the build was stopped here
+    gallery.build([entry], tmp_path, log=lines.append)
+    assert lines[1] == "permuted-labels/maml: already trained"
+    assert [line.split(":")[0] for line in lines[2:4]] == ["permuted-labels/pretrain",
+                                                           "permuted-labels/scratch"]
+    gallery.build([entry], tmp_path, log=lines.append)
+    assert lines[-1] == "permuted-labels: up to date"
+
+
+def test_check_reports_missing_stale_and_altered_files(entries, tmp_path, capsys):
+    gallery.build(entries, tmp_path, log=lambda line: None)
+    assert main(["gallery", "check", "--dir", str(tmp_path)]) == 0
+    assert [line.split(" (note")[0] for line in capsys.readouterr().out.splitlines()] == \
+        ["maml-sinusoid: ok", "permuted-labels: ok"]  # 4 iterations back no claim: notes only
+    run = gallery.load("maml-sinusoid", tmp_path)
+    run.settings["train"]["iterations"] = 5
+    gallery.path_of("maml-sinusoid", tmp_path).write_bytes(to_bytes(run))
+    run.settings["train"]["iterations"] = 4
+    run.results = run.results[:2]
+    gallery.path_of("permuted-labels", tmp_path).write_bytes(to_bytes(run))
+    assert main(["gallery", "check", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "maml-sinusoid: its settings differ from the gallery's definition (rebuild it)"
+    assert out[1] == ("permuted-labels: its settings differ from the gallery's definition (rebuild "
+                      "it); it does not hold exactly one result per method and seed")
+    gallery.path_of("permuted-labels", tmp_path).write_bytes(b"junk")
+    gallery.path_of("maml-sinusoid", tmp_path).unlink()
+    assert main(["gallery", "check", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["maml-sinusoid: maml-sinusoid.metarun is missing "
+                   "(python -m core gallery build --only maml-sinusoid)",
+                   "permuted-labels: the run file is truncated or damaged (not a readable zip archive)"]
+
+
+
+def test_committed_gallery_files_pass_the_check():
+    present = [e for e in gallery.entries() if gallery.path_of(e.key).exists()]
+    assert present
+    for key, problems, _ in gallery.check(present):
+        assert problems == [], key
+    consistent = from_bytes(gallery.path_of("consistent-labels").read_bytes())
+    assert consistent.spec().config.iterations == gallery.FULL_ITERATIONS["clusters"]

@@ -1,0 +1,40 @@
+"""A real browser overlays two saved runs on the Runs page."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.dashboard_timing import CHROMIUM, ROOT, open_page, serve_app, wait_idle
+from core.store import RunStore, save_run
+from tests.test_runs_page import tiny_run
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("REQUIRE_BROWSER"):
+        raise RuntimeError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
+    pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
+pytest.importorskip("playwright.sync_api")
+
+
+def test_runs_page_overlays_two_runs_in_chromium(tmp_path, monkeypatch):
+    monkeypatch.setenv("META_LAB_HOME", str(tmp_path))
+    monkeypatch.delenv("META_LAB_HOSTED", raising=False)
+    store = RunStore(tmp_path / "runs.sqlite")
+    for name, steps in (("MAML 1 inner step", 1), ("MAML 2 inner steps", 2)):
+        save_run(store, *tiny_run(steps), name)
+    with serve_app() as (url, _), open_page(f"{url}/runs", height=2200) as page:
+        page.get_by_text("Runs to overlay", exact=True).wait_for(timeout=30_000)
+        assert page.locator(".main-svg").count() == 0
+        for name in ("MAML 1 inner step", "MAML 2 inner steps"):
+            page.locator('[data-testid="stMultiSelect"]').click()
+            page.get_by_role("option", name=name).click()
+            wait_idle(page)
+        page.keyboard.press("Escape")  # close the options list
+        page.wait_for_selector(".main-svg", timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator(".js-plotly-plot").count() == 2
+        legend = page.locator(".js-plotly-plot").nth(1).locator(".legendtext").all_text_contents()
+        assert "MAML · MAML 1 inner step" in legend and "MAML · MAML 2 inner steps" in legend
+        (ROOT / "artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "artifacts" / "runs.png"), full_page=True)

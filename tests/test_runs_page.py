@@ -1,0 +1,195 @@
+"""AppTest of the Runs page: the table, overlaying runs, rename and delete, hosted and broken stores."""
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import plotly.io
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.scenarios import run_spec
+from core.store import RunStore, save_run
+from core.training import MethodResult, compare
+from dashboard.runs_store import import_file
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "dashboard/pages/runs.py"
+TINY = {"iterations": 5, "test_tasks": 12, "val_tasks": 4, "checkpoints": 1}
+
+
+def tiny_run(inner_steps: int, family: str = "sinusoid"):
+    spec = run_spec(family, {}, ("maml", "pretrain"), {**TINY, "inner_steps": inner_steps}, 3)
+    results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
+               if isinstance(e, MethodResult)]
+    return spec, results
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {"one step": tiny_run(1), "two steps": tiny_run(2)}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("META_LAB_HOME", str(tmp_path))
+    monkeypatch.delenv("META_LAB_HOSTED", raising=False)
+    return tmp_path
+
+
+def filled(home, runs) -> RunStore:
+    store = RunStore(home / "runs.sqlite")
+    for name, (spec, results) in runs.items():
+        save_run(store, spec, results, name)
+    return store
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def values(data) -> list:
+    """Plotly's JSON stores numeric arrays as base64 typed arrays; decode them."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def figures(at: AppTest) -> list:
+    return [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_two_saved_runs_are_listed_and_overlaid(home, runs):
+    filled(home, runs)
+    at = open_page()
+    table = at.dataframe[0].value
+    assert list(table.name) == ["one step", "two steps"] and set(table.iterations) == {5}
+    assert not figures(at)
+    at.multiselect(key="runs.overlay").set_value(["one step", "two steps"]).run()
+    assert not at.exception
+    differences = at.dataframe[1].value
+    assert list(differences.setting) == ["inner_steps"]
+    assert list(differences["one step"]) == ["1"] and list(differences["two steps"]) == ["2"]
+    bars, curves = figures(at)
+    assert [list(x) for x in bars.data[1].x] == [["MAML", "MAML", "Pre-training", "Pre-training"],
+                                                ["one step", "two steps", "one step", "two steps"]]
+    names = [t.name for t in curves.data if t.showlegend is not False]
+    assert names == ["MAML · one step", "Pre-training · one step", "MAML · two steps",
+                     "Pre-training · two steps"]
+    dashes = {t.name: t.line.dash for t in curves.data if t.name}
+    assert dashes["MAML · one step"] != dashes["MAML · two steps"]
+    one_step_maml = runs["one step"][1][0].scores["loss"]
+    assert values(bars.data[0].y)[0] == pytest.approx(one_step_maml[0].double().mean().item())
+    at.select_slider(key="runs.k").set_value(3).run()
+    assert values(figures(at)[0].data[1].y)[0] == pytest.approx(one_step_maml[3].double().mean().item())
+
+
+def test_rename_and_delete(home, runs):
+    store = filled(home, runs)
+    at = open_page()
+    at.selectbox(key="runs.manage").set_value("two steps").run()
+    at.text_input(key="runs.new_name").set_value("one step").run()
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert "already exists" in at.error[0].value
+    at.text_input(key="runs.new_name").set_value("MAML, 2 inner steps").run()
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert store.names() == ["one step", "MAML, 2 inner steps"]
+    assert list(at.dataframe[0].value.name) == ["one step", "MAML, 2 inner steps"]
+    at.selectbox(key="runs.manage").set_value("one step").run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert store.names() == ["MAML, 2 inner steps"]
+    save_run(store, *runs["one step"], "extra")
+    at.run()
+    at.selectbox(key="runs.manage").set_value("MAML, 2 inner steps").run()
+    store.delete("MAML, 2 inner steps")  # another tab deletes the run this one shows
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert not at.exception and at.error[0].value.startswith("No run named 'MAML, 2 inner steps'")
+    assert store.names() == ["extra"]  # not the run the list now shows first
+
+
+def test_hosted_visitors_get_their_own_memory_store(home, runs, monkeypatch):
+    filled(home, runs)
+    monkeypatch.setenv("META_LAB_HOSTED", "1")
+    at = open_page()
+    assert "No saved runs yet" in at.info[0].value  # the server's file store is not shown
+    assert "as long as this browser tab" in at.caption[0].value
+
+
+def test_a_damaged_store_warns_and_the_page_keeps_working(home):
+    (home / "runs.sqlite").write_bytes(b"not a database" * 300)
+    at = open_page()
+    assert "damaged or not a run store" in at.warning[0].value
+    assert "kept in memory" in at.warning[0].value
+    assert "No saved runs yet" in at.info[0].value
+
+
+def test_uploads_import_good_files_and_refuse_bad_ones_in_one_sentence(runs):
+    source, target = RunStore(), RunStore()
+    save_run(source, *runs["one step"], "one step")
+    data = source.export_bytes("one step")
+    assert import_file(target, data) == (True, "one step")
+    ok, text = import_file(target, data[:-100])
+    assert not ok and text == "The run file is truncated or damaged (not a readable zip archive)."
+    ok, text = import_file(target, b"x" * (50 * 2**20 + 1))
+    assert not ok and "larger than the 50 MB" in text
+    assert target.names() == ["one step"]
+
+
+def test_streamlit_refuses_uploads_above_the_run_file_cap():
+    import tomllib
+
+    from core.runfile import MAX_FILE_BYTES
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_FILE_BYTES
+
+
+def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
+    filled(home, runs)
+    store = RunStore(home / "runs.sqlite")
+    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY, 3)
+    cli_shaped = replace(cli_shaped, config=cli_shaped.config.replace(eval_steps=(0, 1, 3)))
+    save_run(store, cli_shaped, [replace(r, scores={k: v[[0, 1, 3]] for k, v in r.scores.items()})
+                                 for r in runs["one step"][1] if r.method == "maml"], "cli run")
+    at = open_page()
+    at.selectbox(key="runs.manage").set_value("cli run").run()
+    next(b for b in at.button if b.label == "Open in Compare").click().run()
+    assert "cannot all be set in the sidebar" in at.error[0].value
+    at.selectbox(key="runs.manage").set_value("two steps").run()
+    next(b for b in at.button if b.label == "Open in Compare").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="train.inner_steps").value == 2
+    assert at.number_input(key="train.iterations").value == 5
+    assert len(figures(at)) == 3  # before/after, curve and gain: no Train needed
+    train = next(b for b in at.button if b.label == "Train")
+    assert train.disabled
+
+
+def test_gallery_caption_names_budget_seeds_and_command():
+    from dashboard.runs_store import gallery_caption
+    assert gallery_caption("consistent-labels") == (
+        "Pre-computed: 4,000 iterations, 1 seed "
+        "(`python -m core gallery build --only consistent-labels`)")
+    assert gallery_caption("no-such-scenario") is None
+    assert gallery_caption("../gallery/consistent-labels") is None
+
+
+def test_overlay_figures_leave_out_diverged_curves_and_keep_method_order():
+    from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
+    rows = [{"run": run, "method": m, "label": m.upper(), "step": step, "metric": "loss",
+             "mean": 1.0 + step, "ci_low": 0.5, "ci_high": 2.5 + step,
+             "diverged": "blew up" if (run, m) == ("b", "pretrain") else ""}
+            for run in ("a", "b") for m in ("pretrain", "maml") for step in (0, 1)]
+    df = pd.DataFrame(rows)
+    curves = runs_curve_figure(df, "loss")
+    assert [t.name for t in curves.data if t.name] == ["PRETRAIN · a", "MAML · a", "MAML · b"]
+    bars = runs_before_after_figure(df, "loss", 1)
+    assert [list(x) for x in bars.data[0].x] == [["PRETRAIN", "PRETRAIN", "MAML", "MAML"],
+                                                ["a", "b", "a", "b"]]
