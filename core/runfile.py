@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.algorithms import METHODS
+from core.algorithms import METHODS, AdaptPlan
 from core.config import TrainConfig
 from core.families import make_family
 from core.runspec import RunSpec, plain_settings
@@ -38,7 +38,7 @@ DTYPES = {"float32": ("<f4", torch.float32), "float64": ("<f8", torch.float64),
           "int32": ("<i4", torch.int32), "uint8": ("|u1", torch.uint8), "bool": ("|b1", torch.bool)}
 TORCH_NAMES = {t: name for name, (_, t) in DTYPES.items()}
 # The only classes a manifest may build; their fields are type-checked against the annotations.
-CLASSES = {cls.__name__: cls for cls in (MethodResult, Progress, Checkpoint)}
+CLASSES = {cls.__name__: cls for cls in (MethodResult, Progress, Checkpoint, AdaptPlan)}
 
 
 class RunFileError(ValueError):
@@ -117,10 +117,10 @@ class _Packer:
         if isinstance(value, Tensor):
             cast = self.params_dtype if in_params and value.is_floating_point() else None
             return self.tensor(value, cast)
-        if dataclasses.is_dataclass(value) and type(value).__name__ in CLASSES:
+        if type(value).__name__ in CLASSES:  # a known dataclass or named tuple
             return {"type": type(value).__name__,
-                    "fields": {f.name: self.pack(getattr(value, f.name), f.name == "params")
-                               for f in dataclasses.fields(value)}}
+                    "fields": {name: self.pack(getattr(value, name), name == "params")
+                               for name in _field_names(type(value))}}
         if isinstance(value, dict):
             return {"dict": {str(k): self.pack(v, in_params) for k, v in value.items()}}
         if isinstance(value, (list, tuple)):
@@ -155,18 +155,32 @@ class _Unpacker:
         raise RunFileError("the manifest holds a value of unknown form")
 
     def instance(self, cls: type, fields: dict) -> Any:
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        hints = _hints(cls)
         # Fields a newer writer added are dropped; fields it lacks take their defaults.
-        values = {k: self.unpack(v) for k, v in fields.items() if k in known}
+        values = {k: _tuples_back(self.unpack(v), hints[k]) for k, v in fields.items()
+                  if k in _field_names(cls)}
         try:
             instance = cls(**values)
         except TypeError:
             raise RunFileError(f"a stored {cls.__name__} lacks required fields") from None
-        hints = _hints(cls)
         for name in values:
             if not _matches(values[name], hints[name]):
                 raise RunFileError(f"a stored {cls.__name__} has an invalid {name}")
         return instance
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The fields of a dataclass or a named tuple, in order."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return cls._fields
+
+
+def _tuples_back(value: Any, hint: Any) -> Any:
+    """JSON has no tuples: a list read for a field declared as a tuple becomes one again."""
+    arms = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    wants_tuple = any(typing.get_origin(a) is tuple for a in arms)
+    return tuple(value) if wants_tuple and isinstance(value, list) else value
 
 
 @functools.cache
@@ -189,6 +203,8 @@ def _matches(value: Any, hint: Any) -> bool:
         return _is(value, hint)
     if origin is list:
         return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+    if origin is tuple:  # only the tuple[X, ...] form is stored
+        return isinstance(value, tuple) and all(_matches(v, args[0]) for v in value)
     if origin is dict:
         return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1])
                                                for k, v in value.items())
