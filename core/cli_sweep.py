@@ -1,4 +1,4 @@
-"""`python -m core sweep`: compare over a grid of settings × seeds, with progress, resume and files."""
+"""`python -m core sweep`: compare over a grid of settings × seeds, with progress and resume."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,7 @@ from core.runspec import RunSpec, plain_settings
 from core.settings import SettingError
 from core.sweep import (Axis, Cell, SweepProgress, expand_grid, local_outcomes, parse_axis,
                         ray_outcomes, read_records, run_cells, sweep_rows)
-from core.sweep_results import pool_seeds, summary_sentences, sweep_document
+from core.sweep_results import summarise_seeds, summary_sentences, sweep_document
 from core.training import check_methods
 
 EXAMPLE = ("example: python -m core sweep --family clusters --consistent-labels "
@@ -98,8 +98,8 @@ def sweep_meta(base: RunSpec, axes: Sequence[Axis], seeds: Sequence[int], after:
     for axis in axes:
         del fixed[axis.scope][axis.name]
     del fixed["seeds"]
-    return {"family": base.family, "axes": [{"name": a.name, "values": [a.shown(v) for v in a.values]}
-                                            for a in axes],
+    axes_data = [{"name": a.name, "values": [a.shown(v) for v in a.values]} for a in axes]
+    return {"family": base.family, "axes": axes_data,
             "seeds": list(seeds), "methods": list(base.methods), "after_steps": after,
             "fixed": fixed, "command": shlex.join(["python", "-m", "core", "sweep", *argv]),
             "cells": len(cells), "failed": sum(r["status"] == "failed" for r in mine),
@@ -113,12 +113,15 @@ def _write_html(path: str, meta: dict, rows: pd.DataFrame) -> None:
 
 
 def run_sweep(argv: Sequence[str]) -> int:
-    """Parse, run the cells not yet in the results file, summarise, write files; 1 if a cell failed."""
+    """Parse, run the cells not yet in the results file, summarise, write the files.
+
+    Returns 1 when a cell failed (it is tried again next time), else 0."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--family", default="sinusoid")
     family_name = pre.parse_known_args(argv)[0].family
     if family_name not in FAMILIES:
-        raise SettingError(f"family must be one of {', '.join(FAMILIES)} (got {family_name[:40]!r})")
+        raise SettingError(f"family must be one of {', '.join(FAMILIES)} "
+                           f"(got {family_name[:40]!r})")
     args = _parser(family_name).parse_args(argv)
     if not args.vary:
         raise SettingError("give at least one --vary NAME=V1,V2,... (see --help)")
@@ -127,7 +130,8 @@ def run_sweep(argv: Sequence[str]) -> int:
     base = RunSpec(family.name, plain_settings(family), tuple(methods), cfg, (args.seeds[0],))
     axes = [parse_axis(text, family.name) for text in args.vary]
     cells = expand_grid(base, axes, args.seeds)
-    after, outcomes, results = _after_steps(args, cfg.eval_steps), _outcomes(args), Path(args.results)
+    after, outcomes = _after_steps(args, cfg.eval_steps), _outcomes(args)
+    results = Path(args.results)
     print(f"sweep: {len(cells)} cells ({' × '.join(str(len(a.values)) for a in axes)} settings × "
           f"{len(args.seeds)} seeds) on {args.engine}; results in {results}", flush=True)
     for progress in run_cells(cells, results, outcomes):
@@ -136,7 +140,7 @@ def run_sweep(argv: Sequence[str]) -> int:
     records = read_records(results)
     meta = sweep_meta(base, axes, args.seeds, after, argv, records, cells)
     rows = pd.DataFrame(sweep_rows(cells, records))
-    for line in summary_sentences(pool_seeds(rows, [a.name for a in axes]),
+    for line in summary_sentences(summarise_seeds(rows, [a.name for a in axes]),
                                   [a.name for a in axes], after):
         print(line)
     print(f"{len(cells)} cells: {meta['failed']} failed, {meta['diverged']} with a diverged method")

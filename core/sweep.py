@@ -1,4 +1,4 @@
-"""Sweeps: a grid of comparisons over settings × seeds, resumable cell by cell, on processes or Ray."""
+"""Sweeps: a grid of comparisons over settings × seeds, resumable per cell, on processes or Ray."""
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,4 @@
-"""Reading a sweep: its file validated, seeds pooled, MAML's lead over pre-training and where it starts."""
+"""A sweep's results: the file checked, seeds summarised, MAML's lead and where it starts."""
 from __future__ import annotations
 
 import json
@@ -64,7 +64,8 @@ def _checked_rows(rows: list, axes: list[str]) -> pd.DataFrame:
         for column in ("seed", "step", "n_tasks"):
             df[column] = pd.to_numeric(df[column]).astype(int)
     except (ValueError, TypeError):
-        raise SweepFileError("The rows' mean, CI, seed, step and n_tasks must be numbers.") from None
+        raise SweepFileError("The rows' mean, CI, seed, step and n_tasks must be "
+                             "numbers.") from None
     for column in (*axes, "method", "metric", "status"):
         if df[column].map(lambda v: isinstance(v, (list, dict)) or v is None).any():
             raise SweepFileError(f"The values of {column} must be numbers, text or true/false.")
@@ -77,7 +78,7 @@ def _checked_rows(rows: list, axes: list[str]) -> pd.DataFrame:
 
 # --- seeds pooled --------------------------------------------------------------------------------
 
-def pool_seeds(rows: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+def summarise_seeds(rows: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     """One row per setting combination, method, step and metric, over the seeds.
 
     The mean is that of the seeds' means. With several seeds the 95 % CI is Student's t over
@@ -162,8 +163,8 @@ def boundary_sentence(adv: pd.DataFrame, axes: list[str], step: int, meta: str =
         return f"{m} beats {b} {after} in every cell of the sweep (95 % CIs apart)."
     if not won.any():
         return f"{m} never beats {b} clearly {after} in this sweep{behind}."
-    return (f"{m} beats {b} {after} (95 % CIs apart) " + _where(adv, won, axes)
-            + f"; elsewhere they tie{behind}.")
+    rest = f"tie or {b} is ahead ({lost.sum()} of {len(adv)} cells)" if lost.any() else "tie"
+    return f"{m} beats {b} {after} (95 % CIs apart) {_where(adv, won, axes)}; elsewhere they {rest}."
 
 
 def _where(adv: pd.DataFrame, won: pd.Series, axes: list[str]) -> str:
@@ -189,7 +190,8 @@ def _threshold(values: list, won: list[bool], x: str) -> str:
         if not first:
             return f"for every {x}"
         op = _onward(values)
-        return f"for {x} {op} {_fmt(values[first])}" if op else f"from {x} = {_fmt(values[first])} on"
+        start = _fmt(values[first])
+        return f"for {x} {op} {start}" if op else f"from {x} = {start} on"
     return f"only at {x} = " + ", ".join(_fmt(v) for v, w in zip(values, won) if w)
 
 

@@ -17,7 +17,7 @@ from core.settings import SettingError
 from core.sweep import (expand_grid, local_outcomes, parse_axis, ray_outcomes, read_records,
                         run_cell, run_cells, sweep_rows)
 from core.sweep_results import (SweepFileError, advantage, boundary_sentence, load_sweep,
-                                pool_seeds)
+                                summarise_seeds)
 
 TINY = {"iterations": 3, "test_tasks": 12, "val_tasks": 4, "checkpoints": 0}
 TIMING = ("train_seconds",)  # the only columns allowed to differ between two runs
@@ -66,7 +66,8 @@ def test_grid_is_every_combination_times_every_seed_each_a_valid_one_seed_spec()
     assert len({c.key() for c in cells}) == 8
     for cell in cells:
         family = cell.spec.make_family()
-        assert (family.shift, family.shots) == (dict(cell.settings)["shift"], dict(cell.settings)["shots"])
+        settings = dict(cell.settings)
+        assert (family.shift, family.shots) == (settings["shift"], settings["shots"])
         assert cell.spec.seeds == (cell.seed,) and cell.spec.config.seed == cell.seed
         assert family.consistent_labels  # the settings not varied come from the base
 
@@ -138,7 +139,7 @@ def test_seeds_pool_into_a_student_t_interval_over_their_means():
                          _seed_row(2, 0, 3.0),  # one seed: its own CI over test tasks
                          _seed_row(3, 0, 1.0), _seed_row(3, 1, 1.0, diverged="NaN"),
                          _seed_row(4, 0, 1.0, status="failed")])
-    pooled = pool_seeds(rows, ["x"]).set_index("x")
+    pooled = summarise_seeds(rows, ["x"]).set_index("x")
     t_1 = 12.706204736  # Student's t, 97.5 % quantile, 1 degree of freedom
     half = t_1 * (2 ** 0.5 / 2) / 2 ** 0.5  # t · sd(1, 2) / √2
     assert pooled.loc[1, ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx(
@@ -168,9 +169,9 @@ def test_the_lead_marks_overlapping_cis_as_ties_and_the_sentence_finds_the_bound
                        (0.5, 5): "pretrain", (1, 5): "tie", (2, 5): "maml"}
     assert adv.set_index(["shift", "shots"]).lead[(2, 5)] == pytest.approx(0.14)
     sentence = boundary_sentence(adv, ["shift", "shots"], 1)
-    assert sentence == ("MAML beats Pre-training in accuracy after 1 step (95 % CIs apart) for "
-                        "shift ≥ 1 with shots = 1, for shift ≥ 2 with shots = 5; elsewhere they "
-                        "tie; Pre-training is ahead in 1 of 6 cells.")
+    assert sentence == ("MAML beats Pre-training in accuracy after 1 step (95 % CIs apart) "
+                        "for shift ≥ 1 with shots = 1, for shift ≥ 2 with shots = 5; elsewhere "
+                        "they tie or Pre-training is ahead (1 of 6 cells).")
 
 
 def test_for_a_loss_lower_is_the_lead():

@@ -9,7 +9,8 @@ import plotly.io
 from plotly.subplots import make_subplots
 
 from core.evaluation import higher_is_better
-from core.sweep_results import advantage, main_metric, meta_method, pool_seeds, summary_sentences
+from core.sweep_results import (advantage, main_metric, meta_method, summarise_seeds,
+                                summary_sentences)
 from dashboard.figures.compare import axis_title, rgba
 from dashboard.theme import METRIC_LABELS, color, label, steps_text
 
@@ -123,7 +124,7 @@ def sweep_figures(meta: dict, rows: pd.DataFrame, metric: str | None = None,
     """The sweep's figures and sentences: scores against the setting(s), and for a 2-D sweep
     with a meta-learning method and pre-training, the heatmap of the lead."""
     axes = [a["name"] for a in meta["axes"]]
-    pooled = pool_seeds(rows, axes)
+    pooled = summarise_seeds(rows, axes)
     metric = metric or main_metric(pooled)
     after = int(meta.get("after_steps", 1)) if after is None else after
     figures = [scores_figure(pooled, axes, metric, after)]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.sweep_results import SweepFileError, load_sweep, main_metric, pool_seeds
+from core.sweep_results import SweepFileError, load_sweep, main_metric, summarise_seeds
 from dashboard.figures.sweep import sweep_figures
 from dashboard.theme import steps_text
 
@@ -75,7 +75,7 @@ def main() -> None:
     for i, fig in enumerate(figures):
         st.plotly_chart(fig, key=f"chart-sweep-{i}")
     axes = [a["name"] for a in meta["axes"]]
-    problems = pool_seeds(rows, axes).problem
+    problems = summarise_seeds(rows, axes).problem
     if (problems != "").any():
         st.warning(f"{(problems != '').sum()} points are left out: a seed failed or a method "
                    "diverged there.")
