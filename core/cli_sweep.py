@@ -127,6 +127,7 @@ def run_sweep(argv: Sequence[str]) -> int:
         raise SettingError("give at least one --vary NAME=V1,V2,... (see --help)")
     family, cfg, methods = configs_from_args(args, args.seeds[0])
     check_methods(methods)
+    family.load()  # a missing data set is reported here, before any cell runs
     base = RunSpec(family.name, plain_settings(family), tuple(methods), cfg, (args.seeds[0],))
     axes = [parse_axis(text, family.name) for text in args.vary]
     cells = expand_grid(base, axes, args.seeds)

@@ -22,6 +22,7 @@ from core.training import MethodResult, compare, pooled_rows
 
 MAX_AXES = 2  # a line or a grid: every sweep has a figure
 NOT_VARIED = ("seed", "eval_steps")  # seeds have their own flag; steps are the rows' own axis
+NOT_VARIED_KINDS = ("path",)  # where data lives is no experimental setting
 DONE = ("ok", "diverged")  # statuses a resumed sweep skips; failed cells are tried again
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,8 @@ class Cell:
 
 
 def _setting_specs(family: str) -> dict[str, tuple[str, Spec]]:
-    found = {s.name: ("family_settings", s) for s in specs(FAMILIES[family])}
+    found = {s.name: ("family_settings", s) for s in specs(FAMILIES[family])
+             if s.kind not in NOT_VARIED_KINDS}
     found.update({s.name: ("train", s) for s in specs(TrainConfig) if s.name not in NOT_VARIED})
     return found
 
@@ -139,7 +141,9 @@ def run_cell(spec_data: dict) -> dict:
     start = time.perf_counter()
     try:
         spec = RunSpec.from_dict(spec_data)
-        results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
+        family = spec.make_family()
+        family.load()  # image families read their data here, in the worker
+        results = [e for e in compare(family, spec.methods, spec.config, spec.seeds)
                    if isinstance(e, MethodResult)]
         rows = pooled_rows(results, spec.config.eval_steps)
     except Exception as err:  # recorded in the results file; the other cells go on

@@ -26,7 +26,7 @@ def test_sweeps_page_draws_the_heatmap_with_ties_and_clear_wins():
         page.wait_for_selector(".heatmaplayer", timeout=60_000)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.get_by_text("for shift ≥ 2, whatever the shots").count() == 1
-        cells = page.locator(".heatmaplayer text").all_inner_texts()  # texttemplate labels
+        cells = page.locator(".heatmaplayer text").all_text_contents()  # texttemplate labels
         assert any(t.startswith("tie") for t in cells), cells
         assert any(t.startswith("+0.1") for t in cells), cells
         page.screenshot(path=str(ARTIFACTS / "sweep.png"), full_page=True)

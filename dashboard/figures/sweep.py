@@ -106,7 +106,8 @@ def advantage_figure(before: pd.DataFrame, after: pd.DataFrame, axes: list[str],
         fig.add_trace(_heatmap(adv, axes), 1, col)
         _veil_ties(fig, adv, axes, col)
         fig.update_xaxes(title_text=axes[0], type="category", row=1, col=col)
-    fig.update_yaxes(title_text=axes[1], type="category", row=1, col=1)
+    fig.update_yaxes(type="category")
+    fig.update_yaxes(title_text=axes[1], row=1, col=1)
     better, worse = (meta, base) if higher_is_better(metric) else (base, meta)
     unit = f"{label(better)}'s {metric} − {label(worse)}'s"
     limit = max(1e-9, float(pd.concat([before.lead, after.lead]).abs().max()))
