@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -195,9 +196,14 @@ def _threshold(values: list, won: list[bool], x: str) -> str:
     return f"only at {x} = " + ", ".join(_fmt(v) for v, w in zip(values, won) if w)
 
 
+def is_number(value: Any) -> bool:
+    """A number (Python's or numpy's), not a boolean: it has an order along an axis."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _onward(values: list) -> str:
     """'≥' or '≤' when the axis is numeric and ordered; '' when it has no order to speak of."""
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if all(is_number(v) for v in values):
         if values == sorted(values):
             return "≥"
         if values == sorted(values, reverse=True):

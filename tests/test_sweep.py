@@ -263,3 +263,12 @@ def test_local_processes_and_ray_give_identical_rows(tmp_path, monkeypatch):
     on_ray = rows(lambda data: ray_outcomes(data, num_cpus=2), "ray")
     pd.testing.assert_frame_equal(local, on_ray)
     assert local["mean"].notna().all()
+
+
+def test_an_integer_axis_from_a_frame_reads_as_ordered():
+    """numpy integers (what a DataFrame column holds) count as numbers: '≥', not 'from … on'."""
+    table = {}
+    for shots, (maml, pre) in {1: (0.9, 0.9), 5: (0.99, 0.8), 10: (0.99, 0.8)}.items():
+        table[(1, shots, "maml")], table[(1, shots, "pretrain")] = (maml, 0.01), (pre, 0.01)
+    adv = advantage(_pooled(table), ["shots"], "accuracy", 1)
+    assert "for shots ≥ 5; elsewhere they tie." in boundary_sentence(adv, ["shots"], 1)

@@ -9,8 +9,8 @@ import plotly.io
 from plotly.subplots import make_subplots
 
 from core.evaluation import higher_is_better
-from core.sweep_results import (advantage, main_metric, meta_method, summarise_seeds,
-                                summary_sentences)
+from core.sweep_results import (advantage, main_metric, meta_method, is_number,
+                                summarise_seeds, summary_sentences)
 from dashboard.figures.compare import axis_title, rgba
 from dashboard.theme import METRIC_LABELS, color, label, steps_text
 
@@ -18,13 +18,9 @@ HEIGHT = 400
 MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
 
 
-def _numeric(values) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
 def _positions(values: list) -> list:
     """Numbers stay on a numeric axis; anything else becomes text on a category axis."""
-    return list(values) if _numeric(values) else [str(v) for v in values]
+    return list(values) if all(map(is_number, values)) else [str(v) for v in values]
 
 
 def _curve(rows: pd.DataFrame, axis: str, method: str, step: int, after: int,
