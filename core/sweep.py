@@ -25,6 +25,7 @@ NOT_VARIED = ("seed", "eval_steps")  # seeds have their own flag; steps are the 
 NOT_VARIED_KINDS = ("path",)  # where data lives is no experimental setting
 DONE = ("ok", "diverged")  # statuses a resumed sweep skips; failed cells are tried again
 ROOT = Path(__file__).resolve().parents[1]
+SHIP_NOT = [".git", ".venv", "artifacts", "docs", "gallery", "sweep-results", "tests"]
 
 RunCell = Callable[[dict], dict]
 
@@ -177,16 +178,16 @@ def local_outcomes(specs_data: list[dict], workers: int | None = None,
 
 def ray_outcomes(specs_data: list[dict], address: str | None = None, num_cpus: int | None = None,
                  run: RunCell = run_cell) -> Iterator[tuple[int, dict]]:
-    """Cells as Ray tasks, one CPU each: on the cluster at `address`, else on a local Ray."""
+    """Cells as Ray tasks, one CPU each: on the cluster at `address`, else on a new local Ray
+    with `num_cpus` (default: every core), even when a cluster already runs on this machine."""
     try:
         import ray
     except ImportError:
         raise SettingError("--engine ray needs Ray: pip install -r requirements-ray.txt") from None
-    # A remote cluster gets this checkout as its working directory, so its workers import core.
-    runtime_env = {"working_dir": str(ROOT), "excludes": [".git", "gallery", "docs", "tests"]}
-    ray.init(address=address, num_cpus=None if address else num_cpus,
-             runtime_env=runtime_env if address else None, include_dashboard=False,
-             log_to_driver=False)
+    if address:  # a cluster gets this checkout as its working directory: its workers import core
+        ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_NOT})
+    else:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(run)
         refs = {task.remote(data): i for i, data in enumerate(specs_data)}

@@ -6,6 +6,8 @@ import importlib.util
 import json
 import math
 import os
+import sys
+import types
 
 import pandas as pd
 import pytest
@@ -21,6 +23,13 @@ from core.sweep_results import (SweepFileError, advantage, boundary_sentence, lo
 
 TINY = {"iterations": 3, "test_tasks": 12, "val_tasks": 4, "checkpoints": 0}
 TIMING = ("train_seconds",)  # the only columns allowed to differ between two runs
+
+
+@pytest.fixture(autouse=True)
+def plain_main(monkeypatch):
+    """An AppTest earlier in the session leaves app.py as __main__, and spawned workers re-run
+    __main__: give them a plain one, as `python -m core` has."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def _base(family="clusters", methods=("maml", "pretrain"), **train) -> RunSpec:
@@ -116,7 +125,8 @@ def test_failed_and_diverged_cells_are_recorded_and_the_others_finish(tmp_path):
     assert status == {(("shots", 5), ("inner_lr", 0.01)): "ok",
                       (("shots", 5), ("inner_lr", 1000.0)): "diverged",
                       (("shots", 10), ("inner_lr", 0.01)): "failed",
-                      (("shots", 10), ("inner_lr", 1000.0)): "failed"}
+                      (("shots", 10), ("inner_lr", 1000.0)): "failed"}, [
+        p.record["error"] for p in progress]
     failed = [p.record for p in progress if p.record["status"] == "failed"]
     assert all("RuntimeError: this cell is made to fail" in r["error"] for r in failed)
     rows = pd.DataFrame(sweep_rows(cells, read_records(results)))
