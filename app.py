@@ -18,6 +18,7 @@ with_settings = [
 others = [
     st.Page("dashboard/pages/parameter_space.py", title="Parameter space", icon=":material/landscape:"),
     st.Page("dashboard/pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("dashboard/pages/sweep.py", title="Sweeps", icon=":material/grid_on:"),
     st.Page("dashboard/pages/about.py", title="About", icon=":material/school:"),
 ]
 page = st.navigation(with_settings + others)

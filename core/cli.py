@@ -53,18 +53,31 @@ def _add_setting(group: argparse._ArgumentGroup, spec: Spec, default: Any) -> No
     group.add_argument(flag, **kwargs)
 
 
-def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argparse.ArgumentParser:
+def add_run_options(parser: argparse.ArgumentParser, family_name: str) -> None:
+    """--family, --methods and one flag per family and training setting (compare and sweep)."""
     family_cls = FAMILIES[family_name]
+    parser.add_argument("--family", choices=list(FAMILIES), default=family_name,
+                        help="task family (default sinusoid; see `python -m core families`)")
+    parser.add_argument("--methods", default=",".join(METHODS),
+                        help=f"comma-separated methods (default {','.join(METHODS)})")
+    group = parser.add_argument_group(f"{family_name} settings", family_cls.description)
+    for spec in specs(family_cls):
+        _add_setting(group, spec, spec.default)
+    train = parser.add_argument_group("training and evaluation settings (shared by every method)")
+    defaults = {**TrainConfig().as_dict(), **family_cls.suggested}
+    for spec in specs(TrainConfig):
+        if spec.name != "seed":
+            _add_setting(train, spec, defaults[spec.name])
+
+
+def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core compare",
         description="Meta-train the chosen methods side by side and score them on held-out test "
                     "tasks before and after fine-tuning, with 95 % confidence intervals.",
         epilog="Family settings depend on --family: try `python -m core compare --family clusters "
                "--help`. Families: " + ", ".join(FAMILIES) + ".")
-    parser.add_argument("--family", choices=list(FAMILIES), default=family_name,
-                        help="task family (default sinusoid; see `python -m core families`)")
-    parser.add_argument("--methods", default=",".join(METHODS),
-                        help=f"comma-separated methods (default {','.join(METHODS)})")
+    add_run_options(parser, family_name)
     parser.add_argument("--seed", type=_int_list, default=(0,), metavar="N[,N...]",
                         help="random seed(s); several seeds pool their test tasks (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write the config and result rows as JSON")
@@ -77,14 +90,6 @@ def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argpa
                              "whether its claim held; other flags override its settings "
                              "(`python -m core scenarios` lists them)")
     cli_runs.add_save_arguments(parser)
-    group = parser.add_argument_group(f"{family_name} settings", family_cls.description)
-    for spec in specs(family_cls):
-        _add_setting(group, spec, spec.default)
-    train = parser.add_argument_group("training and evaluation settings (shared by every method)")
-    defaults = {**TrainConfig().as_dict(), **family_cls.suggested}
-    for spec in specs(TrainConfig):
-        if spec.name != "seed":
-            _add_setting(train, spec, defaults[spec.name])
     if scenario is not None:
         parser.set_defaults(**_scenario_defaults(scenario))
     return parser
@@ -98,12 +103,13 @@ def _scenario_defaults(scenario: Scenario) -> dict[str, Any]:
     return {**values, "methods": ",".join(spec.methods), "seed": spec.seeds}
 
 
-def _configs(args: argparse.Namespace):
+def configs_from_args(args: argparse.Namespace, seed: int = 0):
+    """The family, training config (with `seed`) and method names the run options set."""
     def pick(cls):
         return {s.name: getattr(args, s.name) for s in specs(cls) if s.name != "seed"}
     family = make_family(args.family, **{k: tuple(v) if isinstance(v, list) else v
                                          for k, v in pick(FAMILIES[args.family]).items()})
-    cfg = TrainConfig(**pick(TrainConfig), seed=args.seed[0])
+    cfg = TrainConfig(**pick(TrainConfig), seed=seed)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     return family, cfg, methods
 
@@ -186,7 +192,7 @@ def run_compare(argv: Sequence[str]) -> int:
         raise SettingError(f"preset {scenario.key} uses family {scenario.family}, not {family_name}")
     args = _compare_parser(family_name, scenario).parse_args(argv)
     torch.set_num_threads(args.threads)
-    family, cfg, methods = _configs(args)
+    family, cfg, methods = configs_from_args(args, args.seed[0])
     store = cli_runs.store_for_save(args)
     family.load(progress=None if args.quiet else _print_download)
     every = max(1, cfg.iterations // 10)
@@ -233,9 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("gallery", add_help=False,
                    help="build or check the gallery of full-budget runs "
                         "(`python -m core gallery --help`)")
-    if argv[:1] == ["compare"]:
+    sub.add_parser("sweep", add_help=False,
+                   help="compare over a grid of settings × seeds, resumable, on local processes "
+                        "or Ray (`python -m core sweep --help` for options)")
+    if argv[:1] in (["compare"], ["sweep"]):
+        from core.cli_sweep import run_sweep  # imports this module's option builders
         try:
-            return run_compare(argv[1:])
+            return {"compare": run_compare, "sweep": run_sweep}[argv[0]](argv[1:])
         except (SettingError, DatasetUnavailable, StoreError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
