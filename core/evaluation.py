@@ -17,6 +17,12 @@ from core.tasks import TaskBatch
 Z95 = NormalDist().inv_cdf(0.975)
 T = TypeVar("T")
 
+Stop = Callable[[], bool]  # asked between pieces of work: True ends the run early
+
+
+class Stopped(Exception):
+    """Raised when a `stop` callable asked work to end before it finished."""
+
 
 @dataclass(frozen=True)
 class FamilyLearner:
@@ -73,14 +79,18 @@ def adaptation_trace(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inne
 
 
 def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float,
-                steps: tuple[int, ...], chunk: int | None = None) -> dict[str, Tensor]:
+                steps: tuple[int, ...], chunk: int | None = None,
+                stop: Stop | None = None) -> dict[str, Tensor]:
     """Query metrics per step and task, each (len(steps), tasks), after adapting φ on the support.
 
-    Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk).
+    Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk); `stop`
+    is asked before each chunk and raises Stopped when it says so.
     """
     chunk = chunk or learner.family.eval_chunk
     parts = []
     for start in range(0, tasks.num_tasks, chunk):
+        if stop is not None and stop():
+            raise Stopped
         trace = adaptation_trace(learner, phi, tasks.select(slice(start, start + chunk)),
                                  inner_lr, steps, learner.query_metrics)
         parts.append(_by_metric(trace))

@@ -11,7 +11,8 @@ from torch import Tensor
 
 from core.algorithms import METHODS, Method
 from core.config import TrainConfig
-from core.evaluation import FamilyLearner, make_learner, score_tasks, summary_rows
+from core.budget import scoring_chunk
+from core.evaluation import FamilyLearner, Stop, Stopped, make_learner, score_tasks, summary_rows
 from core.families.base import TaskFamily
 from core.models import Params
 from core.settings import SettingError
@@ -83,13 +84,29 @@ def _validation_steps(cfg: TrainConfig) -> tuple[int, ...]:
     return tuple(sorted({0, cfg.inner_steps, cfg.max_eval_step}))
 
 
+def _chunk(learner: FamilyLearner, tasks: TaskBatch, steps: tuple[int, ...]) -> int:
+    return scoring_chunk(learner.family, learner.model, tasks.support_x.shape[1],
+                         tasks.query_x.shape[1], steps[-1])
+
+
 def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
-                 test_tasks: TaskBatch, val_tasks: TaskBatch) -> Iterator[Event]:
+                 test_tasks: TaskBatch, val_tasks: TaskBatch,
+                 stop: Stop | None = None) -> Iterator[Event]:
     """Meta-train one method from the seed's shared initialisation, then score it on test tasks.
 
     Yields Progress and Checkpoint events, and finally the MethodResult. A non-finite loss or
-    gradient stops training and marks the result diverged instead of raising.
+    gradient stops training and marks the result diverged instead of raising. When `stop` (asked
+    every iteration and between scoring chunks) says so, it ends without a result.
     """
+    try:
+        yield from _train_method(learner, method_name, cfg, test_tasks, val_tasks,
+                                 stop or (lambda: False))
+    except Stopped:
+        return
+
+
+def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
+                  test_tasks: TaskBatch, val_tasks: TaskBatch, stop: Stop) -> Iterator[Event]:
     method = METHODS[method_name]
     initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")))
     phi = {k: v.requires_grad_(True) for k, v in initial.items()}
@@ -101,8 +118,11 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     checkpoint_at = _checkpoint_iterations(cfg) if method.meta_gradient else set()
     start = time.perf_counter()
     for it in range(iterations + 1):
+        if stop():
+            raise Stopped
         if it in checkpoint_at:
-            event = _validate(learner, method_name, method.finish(learner, phi), cfg, val_tasks, it)
+            event = _validate(learner, method_name, method.finish(learner, phi), cfg, val_tasks, it,
+                              stop)
             result.checkpoints.append(event)
             yield event
         if it == iterations:
@@ -125,17 +145,18 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
             yield event
     result.seconds = time.perf_counter() - start
     result.params = method.finish(learner, {k: v.detach() for k, v in phi.items()})
-    result.scores = score_tasks(learner, result.params, test_tasks, cfg.inner_lr, cfg.eval_steps)
+    result.scores = score_tasks(learner, result.params, test_tasks, cfg.inner_lr, cfg.eval_steps,
+                                _chunk(learner, test_tasks, cfg.eval_steps), stop)
     if result.diverged is None and not all(bool(torch.isfinite(s).all()) for s in result.scores.values()):
         result.diverged = "test-time adaptation diverged; lower inner_lr"
     yield result
 
 
 def _validate(learner: FamilyLearner, method: str, phi: Params, cfg: TrainConfig,
-              val_tasks: TaskBatch, iteration: int) -> Checkpoint:
+              val_tasks: TaskBatch, iteration: int, stop: Stop) -> Checkpoint:
     steps = _validation_steps(cfg)
     scores = score_tasks(learner, {k: v.detach() for k, v in phi.items()}, val_tasks,
-                         cfg.inner_lr, steps)
+                         cfg.inner_lr, steps, _chunk(learner, val_tasks, steps), stop)
     return Checkpoint(method, cfg.seed, iteration, summary_rows(method, scores, steps))
 
 
@@ -148,9 +169,12 @@ def check_methods(methods: Sequence[str]) -> None:
 
 
 def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
-            seeds: Sequence[int] | None = None) -> Iterator[Event]:
+            seeds: Sequence[int] | None = None, stop: Stop | None = None) -> Iterator[Event]:
     """Train and score every method for every seed (default: cfg.seed); each seed has its own
-    test tasks, validation tasks and initialisation, shared by all methods."""
+    test tasks, validation tasks and initialisation, shared by all methods.
+
+    When `stop` says so the run ends: methods already finished keep their results, the one
+    under way yields none and the rest do not start."""
     check_methods(methods)
     seeds = (cfg.seed,) if seeds is None else seeds
     learner = make_learner(family, cfg.hidden)
@@ -159,7 +183,9 @@ def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
         test_tasks = family.sample(cfg.test_tasks, generator(seed, "test"), "test")
         val_tasks = family.sample(cfg.val_tasks, generator(seed, "validation"), "validation")
         for name in methods:
-            yield from train_method(learner, name, seeded, test_tasks, val_tasks)
+            if stop is not None and stop():
+                return
+            yield from train_method(learner, name, seeded, test_tasks, val_tasks, stop)
 
 
 @dataclass(frozen=True)
