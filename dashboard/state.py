@@ -3,50 +3,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from typing import Callable
 
 import streamlit as st
 
 from core.training import Checkpoint, MethodResult, Progress, compare
 from core.runspec import RunSpec
+from dashboard.jobs import JobManager, concurrency_from_env
 from dashboard.theme import label
 
-MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)
 REDRAW_S = 0.25  # at most four progress redraws a second: the browser shares the 2 cores
-
-
-class ResultStore:
-    """Finished comparisons by settings key, least recently used dropped first."""
-
-    def __init__(self) -> None:
-        self._runs: OrderedDict[str, list[MethodResult]] = OrderedDict()
-        self.training = threading.Lock()  # one training at a time: the CPU has 2 cores
-
-    def get(self, spec: RunSpec) -> list[MethodResult] | None:
-        """The results for these settings, if trained."""
-        key = spec.key()
-        if key in self._runs:
-            self._runs.move_to_end(key)
-        return self._runs.get(key)
-
-    def put(self, spec: RunSpec, results: list[MethodResult]) -> None:
-        """Keep finished results (same settings, same numbers, so any session may reuse them)."""
-        self._runs[spec.key()] = results
-        self._runs.move_to_end(spec.key())
-        while len(self._runs) > MAX_RUNS:
-            self._runs.popitem(last=False)
+_TRAINING = threading.Lock()  # one training at a time: the CPU has 2 cores
 
 
 @st.cache_resource
-def result_store() -> ResultStore:
-    """The store shared by every page and session of this server."""
-    return ResultStore()
+def job_manager() -> JobManager:
+    """The job queue and results cache shared by every page and session of this server."""
+    return JobManager(concurrency_from_env())
 
 
 def cached_results(spec: RunSpec | None) -> list[MethodResult] | None:
     """Finished results for these settings, or None."""
-    return None if spec is None else result_store().get(spec)
+    return None if spec is None else job_manager().store.get(spec.key())
 
 
 class ProgressBars:
@@ -82,11 +60,11 @@ class ProgressBars:
 def train(spec: RunSpec, on_result: Callable[[list[MethodResult]], None] | None = None
           ) -> list[MethodResult]:
     """Run the comparison with live progress bars; results are cached under the settings."""
-    store = result_store()
+    store = job_manager().store
     bars = ProgressBars(spec)
     results: list[MethodResult] = []
-    with store.training:
-        if (ready := store.get(spec)) is not None:  # another session trained it meanwhile
+    with _TRAINING:
+        if (ready := store.get(spec.key())) is not None:  # another session trained it meanwhile
             return ready
         for event in compare(spec.make_family(), spec.methods, spec.config, spec.seeds):
             bars.update(event)
@@ -94,7 +72,7 @@ def train(spec: RunSpec, on_result: Callable[[list[MethodResult]], None] | None 
                 results.append(event)
                 if on_result is not None:
                     on_result(results)
-        store.put(spec, results)
+        store.put(spec.key(), results)
     return results
 
 
