@@ -31,6 +31,7 @@ def _measured(family, cfg, methods) -> float:
 ])
 def test_estimate_within_half_to_twice_the_measured_cpu_time(family, settings, train, methods):
     fam, cfg = make_family(family, **settings), TrainConfig(**train)
+    budget.rates.cache_clear()  # calibrate under the same load as the measurement
     predicted = budget.estimate(fam, cfg, methods).cpu_seconds
     measured = _measured(fam, cfg, methods)
     assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
