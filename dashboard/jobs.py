@@ -226,6 +226,28 @@ class JobManager:
             else:
                 job.stop_asked.set()
 
+    def adopt(self, owner: str, key: str) -> Snapshot | None:
+        """A reloaded page (a new session) takes over a run of its very settings whose page has
+        stopped asking for it; someone else's live run is never handed over."""
+        with self._lock:
+            mine = self._latest.get(owner)
+            if mine is not None and mine.state in ACTIVE:
+                return None
+            now = time.monotonic()
+            for job in self._queue + self._running:
+                if job.spec.key() == key and now - job.seen > self.heartbeat_s / 2:
+                    if self._latest.get(job.owner) is job:
+                        del self._latest[job.owner]
+                    job.owner, job.seen = owner, now
+                    self._latest[owner] = job
+                    return self._snapshot(job)
+            return None
+
+    def busy_with(self, key: str) -> bool:
+        """Whether some run of these settings is queued or running (whose, it does not say)."""
+        with self._lock:
+            return any(j.spec.key() == key for j in self._queue + self._running)
+
     def forget(self, owner: str) -> None:
         """Drop the owner's finished job (e.g. before training other settings)."""
         with self._lock:
