@@ -18,6 +18,12 @@ from core.tasks import TaskBatch
 Z95 = NormalDist().inv_cdf(0.975)
 T = TypeVar("T")
 
+Stop = Callable[[], bool]  # asked between pieces of work: True ends the run early
+
+
+class Stopped(Exception):
+    """Raised when a `stop` callable asked work to end before it finished."""
+
 
 @dataclass(frozen=True)
 class FamilyLearner:
@@ -92,16 +98,20 @@ def plan_trace(learner: FamilyLearner, plan: AdaptPlan, tasks: TaskBatch, steps:
 
 def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr: float | Params,
                 steps: tuple[int, ...], chunk: int | None = None, *,
-                only: tuple[str, ...] | None = None, alone: bool = False) -> dict[str, Tensor]:
+                only: tuple[str, ...] | None = None, alone: bool = False,
+                stop: Stop | None = None) -> dict[str, Tensor]:
     """Query metrics per step and task, each (len(steps), tasks), after adapting φ on the support
     (`inner_lr` and `only` as in `adapt_path`; `alone`: each query point scored on its own).
 
-    Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk).
+    Tasks are adapted together in chunks of `chunk` (default: the family's eval_chunk); `stop`
+    is asked before each chunk and raises Stopped when it says so.
     """
     chunk = chunk or learner.family.eval_chunk
     parts = []
     probe = functools.partial(learner.query_metrics, alone=alone)
     for start in range(0, tasks.num_tasks, chunk):
+        if stop is not None and stop():
+            raise Stopped
         trace = adaptation_trace(learner, phi, tasks.select(slice(start, start + chunk)),
                                  inner_lr, steps, probe, only=only)
         parts.append(_by_metric(trace))
@@ -109,10 +119,11 @@ def score_tasks(learner: FamilyLearner, phi: Params, tasks: TaskBatch, inner_lr:
 
 
 def score_plan(learner: FamilyLearner, plan: AdaptPlan, tasks: TaskBatch, steps: tuple[int, ...],
-               alone: bool = False) -> dict[str, Tensor]:
+               chunk: int | None = None, *, alone: bool = False,
+               stop: Stop | None = None) -> dict[str, Tensor]:
     """`score_tasks` with a method's test-time adaptation plan."""
-    return score_tasks(learner, plan.params, tasks, plan.inner_lr, steps, only=plan.only,
-                       alone=alone)
+    return score_tasks(learner, plan.params, tasks, plan.inner_lr, steps, chunk, only=plan.only,
+                       alone=alone, stop=stop)
 
 
 def _by_metric(trace: dict[int, dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -130,14 +141,15 @@ TEST_LR_FACTORS = (1.0, 0.1, 0.3, 3.0)  # the training α first: it wins ties
 
 
 def tune_test_lr(learner: FamilyLearner, plan: AdaptPlan, val_tasks: TaskBatch,
-                 steps: tuple[int, ...]) -> tuple[AdaptPlan, float]:
+                 steps: tuple[int, ...], chunk: int | None = None,
+                 stop: Stop | None = None) -> tuple[AdaptPlan, float]:
     """The plan with its α scaled by the factor of TEST_LR_FACTORS that scores best on the
     validation tasks (mean over the scored steps after 0 of accuracy, or of the loss on
     regression), and that factor. A diverging factor never wins."""
     best, best_value = 1.0, -math.inf
     for factor in TEST_LR_FACTORS:
-        value = _criterion(learner, score_plan(learner, plan.scaled(factor), val_tasks, steps),
-                           steps)
+        scores = score_plan(learner, plan.scaled(factor), val_tasks, steps, chunk, stop=stop)
+        value = _criterion(learner, scores, steps)
         if value > best_value:
             best, best_value = factor, value
     return plan.scaled(best), best

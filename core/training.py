@@ -11,7 +11,9 @@ from torch import Tensor
 
 from core.algorithms import METHODS, AdaptPlan, Method, PlanHook
 from core.config import TrainConfig
-from core.evaluation import FamilyLearner, make_learner, score_plan, summary_rows, tune_test_lr
+from core.budget import scoring_chunk
+from core.evaluation import (FamilyLearner, Stop, Stopped, make_learner, score_plan, summary_rows,
+                             tune_test_lr)
 from core.families.base import TaskFamily
 from core.models import Params
 from core.settings import SettingError
@@ -92,14 +94,30 @@ def _validation_steps(cfg: TrainConfig) -> tuple[int, ...]:
     return tuple(sorted({0, cfg.inner_steps, cfg.max_eval_step}))
 
 
+def _chunk(learner: FamilyLearner, tasks: TaskBatch, steps: tuple[int, ...]) -> int:
+    return scoring_chunk(learner.family, learner.model, tasks.support_x.shape[1],
+                         tasks.query_x.shape[1], steps[-1])
+
+
 def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
-                 test_tasks: TaskBatch, val_tasks: TaskBatch) -> Iterator[Event]:
+                 test_tasks: TaskBatch, val_tasks: TaskBatch,
+                 stop: Stop | None = None) -> Iterator[Event]:
     """Meta-train one method from the seed's shared initialisation, then score it on test tasks.
 
     Yields Progress and Checkpoint events, and finally the MethodResult, then one per test-time
     variant of the method (e.g. ANIL with the whole net adapted). A non-finite loss or gradient
-    stops training and marks the result diverged instead of raising.
+    stops training and marks the result diverged instead of raising. When `stop` (asked every
+    iteration and between scoring chunks) says so, it ends without a result.
     """
+    try:
+        yield from _train_method(learner, method_name, cfg, test_tasks, val_tasks,
+                                 stop or (lambda: False))
+    except Stopped:
+        return
+
+
+def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
+                  test_tasks: TaskBatch, val_tasks: TaskBatch, stop: Stop) -> Iterator[Event]:
     method = METHODS[method_name]
     initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")), cfg)
     phi = {k: v.requires_grad_(True) for k, v in initial.items()}
@@ -111,8 +129,11 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     checkpoint_at = _checkpoint_iterations(cfg) if method.meta_gradient else set()
     start = time.perf_counter()
     for it in range(iterations + 1):
+        if stop():
+            raise Stopped
         if it in checkpoint_at:
-            event = _validate(learner, method, method.finish(learner, phi, cfg), cfg, val_tasks, it)
+            event = _validate(learner, method, method.finish(learner, phi, cfg), cfg, val_tasks, it,
+                              stop)
             result.checkpoints.append(event)
             yield event
         if it == iterations:
@@ -140,28 +161,31 @@ def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
         if suffix:
             result = MethodResult(f"{method_name}-{suffix}", cfg.seed, result.params,
                                   result.seconds, {}, diverged=training_diverged)
-        _score(learner, result, hook, cfg, test_tasks, val_tasks)
+        _score(learner, result, hook, cfg, test_tasks, val_tasks, stop)
         yield result
 
 
 def _score(learner: FamilyLearner, result: MethodResult, hook: PlanHook, cfg: TrainConfig,
-           test_tasks: TaskBatch, val_tasks: TaskBatch) -> None:
+           test_tasks: TaskBatch, val_tasks: TaskBatch, stop: Stop) -> None:
     """Adapt the result's φ on every test task as `hook` says (its α tuned when asked)."""
     result.plan = hook(learner, result.params, cfg)
     if cfg.test_lr == "auto":
-        result.plan, result.test_lr_scale = tune_test_lr(learner, result.plan, val_tasks,
-                                                         cfg.eval_steps)
+        result.plan, result.test_lr_scale = tune_test_lr(
+            learner, result.plan, val_tasks, cfg.eval_steps,
+            _chunk(learner, val_tasks, cfg.eval_steps), stop)
     result.scores = score_plan(learner, result.plan, test_tasks, cfg.eval_steps,
-                               alone=cfg.queries == "alone")
+                               _chunk(learner, test_tasks, cfg.eval_steps),
+                               alone=cfg.queries == "alone", stop=stop)
     if result.diverged is None and not all(bool(torch.isfinite(s).all()) for s in result.scores.values()):
         result.diverged = "test-time adaptation diverged; lower inner_lr"
 
 
 def _validate(learner: FamilyLearner, method: Method, phi: Params, cfg: TrainConfig,
-              val_tasks: TaskBatch, iteration: int) -> Checkpoint:
+              val_tasks: TaskBatch, iteration: int, stop: Stop) -> Checkpoint:
     steps = _validation_steps(cfg)
     plan = method.adaptation(learner, {k: v.detach() for k, v in phi.items()}, cfg)
-    scores = score_plan(learner, plan, val_tasks, steps)
+    scores = score_plan(learner, plan, val_tasks, steps, _chunk(learner, val_tasks, steps),
+                        stop=stop)
     return Checkpoint(method.name, cfg.seed, iteration, summary_rows(method.name, scores, steps))
 
 
@@ -174,9 +198,12 @@ def check_methods(methods: Sequence[str]) -> None:
 
 
 def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
-            seeds: Sequence[int] | None = None) -> Iterator[Event]:
+            seeds: Sequence[int] | None = None, stop: Stop | None = None) -> Iterator[Event]:
     """Train and score every method for every seed (default: cfg.seed); each seed has its own
-    test tasks, validation tasks and initialisation, shared by all methods."""
+    test tasks, validation tasks and initialisation, shared by all methods.
+
+    When `stop` says so the run ends: methods already finished keep their results, the one
+    under way yields none and the rest do not start."""
     check_methods(methods)
     seeds = (cfg.seed,) if seeds is None else seeds
     learner = make_learner(family, cfg.hidden)
@@ -185,7 +212,9 @@ def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
         test_tasks = family.sample(cfg.test_tasks, generator(seed, "test"), "test")
         val_tasks = family.sample(cfg.val_tasks, generator(seed, "validation"), "validation")
         for name in methods:
-            yield from train_method(learner, name, seeded, test_tasks, val_tasks)
+            if stop is not None and stop():
+                return
+            yield from train_method(learner, name, seeded, test_tasks, val_tasks, stop)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,13 @@ from core.runspec import RunSpec
 from core.scenarios import DEFAULT_TEST_STEPS, default_methods, run_spec, train_defaults
 from core.settings import SettingError, specs
 from core.training import check_methods
+from dashboard import hosting
 from dashboard.scenario_sync import on_family, scenario_from_url
 from dashboard.theme import label
 from dashboard.widgets import BIND, HIDDEN_TRAIN, parse_ints, train_key, widget
 
 RUN = "_run"  # session key of the (spec, error) pair the sidebar produced this run
+NOTES = "_url_notes"  # session key: what a hosted server changed in the link
 MAX_TEST_STEPS = 100
 MAX_SEEDS = 5
 # Settings shown up front, in this order; the rest go under "More settings".
@@ -44,6 +46,9 @@ def _family_settings(family: str) -> dict[str, Any]:
     values = {}
     with st.expander("Task settings", expanded=True):
         for spec in specs(FAMILIES[family]):
+            if hosting.hosted() and spec.kind == "path":  # a visitor never names a server folder
+                values[spec.name] = spec.default
+                continue
             values[spec.name] = widget(spec, f"{family}.{spec.name}", spec.default)
     return values
 
@@ -54,14 +59,15 @@ def _train_settings(family: str) -> dict[str, Any]:
     values = {n: widget(all_specs[n], train_key(n), defaults[n], TRAIN_LABELS.get(n))
               for n in MAIN_TRAIN}
     values["test_steps"] = st.number_input(
-        "fine-tuning steps at test time (S)", 1, MAX_TEST_STEPS, DEFAULT_TEST_STEPS,
+        "fine-tuning steps at test time (S)", 1, hosting.cap("test_steps", MAX_TEST_STEPS),
+        DEFAULT_TEST_STEPS,
         key=train_key("test_steps"), help="test tasks are scored after every step 0, 1, …, S",
         **BIND)
     left, right = st.columns(2)
     values["seed"] = left.number_input("first seed", 0, 2**31 - 1, 0, key=train_key("seed"),
                                        help="same seed, same numbers", **BIND)
     values["n_seeds"] = right.number_input(
-        "seeds", 1, MAX_SEEDS, 1, key=train_key("seeds"),
+        "seeds", 1, hosting.cap("seeds", MAX_SEEDS), 1, key=train_key("seeds"),
         help="several seeds pool their test tasks into the CIs", **BIND)
     with st.expander("More settings"):
         for name, spec in all_specs.items():
@@ -81,9 +87,30 @@ def current_run() -> tuple[RunSpec | None, str | None]:
     return st.session_state.get(RUN, (None, "The settings sidebar has not been drawn."))
 
 
+def _clamp_url() -> None:
+    """On a hosted server: URL values over its limits become the limits, path settings are
+    dropped, and the visitor is told each change (kept for the session)."""
+    paths = {f"{f}.{s.name}" for f, cls in FAMILIES.items() for s in specs(cls) if s.kind == "path"}
+    params = {key: st.query_params.get(key) for key in st.query_params}
+    changes, notes = hosting.clamp_url(params, paths)
+    for key, new in changes.items():
+        if new is None:
+            del st.query_params[key]
+            st.session_state.pop(key, None)
+        else:  # the widget takes the session's value: a bound widget drops a URL value over its max
+            st.query_params[key] = new
+            st.session_state[key] = new if hosting.setting_name(key) == "hidden" else int(new)
+    if notes:
+        st.session_state[NOTES] = notes
+        st.rerun()  # widgets are drawn from the changed link
+
+
 def _settings_sidebar() -> tuple[RunSpec | None, str | None]:
     scenario_from_url()
+    _clamp_url()
     with st.sidebar:
+        for note in st.session_state.get(NOTES, []):
+            st.warning(note)
         family = st.selectbox("Task family", list(FAMILIES), key="family", on_change=on_family,
                               format_func=lambda n: FAMILIES[n].title, **BIND)
         st.caption(FAMILIES[family].description)

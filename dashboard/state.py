@@ -1,101 +1,165 @@
-"""Results cached by their settings, and training that streams its progress to the page."""
+"""The server's job queue and results cache, and the page parts that start and follow a run."""
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
+import uuid
+from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
 
-from core.training import Checkpoint, MethodResult, Progress, compare
+from core import budget
 from core.runspec import RunSpec
-from dashboard.theme import label
+from core.settings import SettingError
+from core.training import MethodResult
+from dashboard import hosting
+from dashboard.jobs import QUEUED, JobManager, Snapshot, concurrency_from_env
 
-MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)
-REDRAW_S = 0.25  # at most four progress redraws a second: the browser shares the 2 cores
-
-
-class ResultStore:
-    """Finished comparisons by settings key, least recently used dropped first."""
-
-    def __init__(self) -> None:
-        self._runs: OrderedDict[str, list[MethodResult]] = OrderedDict()
-        self.training = threading.Lock()  # one training at a time: the CPU has 2 cores
-
-    def get(self, spec: RunSpec) -> list[MethodResult] | None:
-        """The results for these settings, if trained."""
-        key = spec.key()
-        if key in self._runs:
-            self._runs.move_to_end(key)
-        return self._runs.get(key)
-
-    def put(self, spec: RunSpec, results: list[MethodResult]) -> None:
-        """Keep finished results (same settings, same numbers, so any session may reuse them)."""
-        self._runs[spec.key()] = results
-        self._runs.move_to_end(spec.key())
-        while len(self._runs) > MAX_RUNS:
-            self._runs.popitem(last=False)
+POLL_S = 1.0  # the page asks for its run's progress this often; each ask is the heartbeat
+PLANS = "_plans"  # session key: estimates by settings key
 
 
 @st.cache_resource
-def result_store() -> ResultStore:
-    """The store shared by every page and session of this server."""
-    return ResultStore()
+def job_manager() -> JobManager:
+    """The job queue and results cache shared by every page and session of this server."""
+    return JobManager(concurrency_from_env())
+
+
+def visitor() -> str:
+    """This browser session's id: it owns the runs it starts."""
+    return st.session_state.setdefault("_visitor", uuid.uuid4().hex)
 
 
 def cached_results(spec: RunSpec | None) -> list[MethodResult] | None:
     """Finished results for these settings, or None."""
-    return None if spec is None else result_store().get(spec)
+    return None if spec is None else job_manager().store.get(spec.key())
 
 
-class ProgressBars:
-    """One progress bar per method with its live meta-loss."""
+@dataclass(frozen=True)
+class Plan:
+    """A run's estimated cost, and why this server refuses it (None: it may start)."""
 
-    def __init__(self, spec: RunSpec) -> None:
-        self.spec = spec
-        self.bars = {m: st.progress(0.0, text=f"{label(m)}: waiting") for m in spec.methods}
-        self.done: dict[str, int] = dict.fromkeys(spec.methods, 0)
-        self.drawn = 0.0
+    seconds: float
+    megabytes: float
+    refusal: str | None
 
-    def _fraction(self, method: str, part: float) -> float:
-        return min(1.0, (self.done[method] + part) / len(self.spec.seeds))
-
-    def update(self, event: Progress | Checkpoint | MethodResult) -> None:
-        """Move the method's bar for a progress event or a finished result."""
-        name = label(event.method)
-        if isinstance(event, Progress) and time.monotonic() - self.drawn >= REDRAW_S:
-            self.drawn = time.monotonic()
-            self.bars[event.method].progress(
-                self._fraction(event.method, event.iteration / max(1, event.iterations)),
-                text=f"{name}: seed {event.seed}, iteration {event.iteration}/{event.iterations}"
-                     f" · training loss {event.meta_loss:.3g}")
-        elif isinstance(event, MethodResult):
-            self.done[event.method] += 1
-            state = f"diverged ({event.diverged})" if event.diverged else f"{event.seconds:.1f} s"
-            finished = self.done[event.method] == len(self.spec.seeds)
-            self.bars[event.method].progress(
-                self._fraction(event.method, 0.0),
-                text=f"{name}: {'done' if finished else 'seed done'} — {state}")
+    def describe(self) -> str:
+        """The estimate in words."""
+        return f"about {max(1, round(self.seconds))} s on this server's CPU"
 
 
-def train(spec: RunSpec, on_result: Callable[[list[MethodResult]], None] | None = None
-          ) -> list[MethodResult]:
-    """Run the comparison with live progress bars; results are cached under the settings."""
-    store = result_store()
-    bars = ProgressBars(spec)
-    results: list[MethodResult] = []
-    with store.training:
-        if (ready := store.get(spec)) is not None:  # another session trained it meanwhile
-            return ready
-        for event in compare(spec.make_family(), spec.methods, spec.config, spec.seeds):
-            bars.update(event)
-            if isinstance(event, MethodResult):
-                results.append(event)
-                if on_result is not None:
-                    on_result(results)
-        store.put(spec, results)
-    return results
+def plan(spec: RunSpec) -> Plan:
+    """Estimate the run (once per settings and session); hosted servers check their budget."""
+    plans = st.session_state.setdefault(PLANS, {})
+    if spec.key() not in plans:
+        family = spec.make_family()
+        est = budget.estimate(family, spec.config, spec.methods, spec.seeds)
+        refusal = (budget.check_budget(family, spec.config, spec.methods, spec.seeds,
+                                       hosting.limits()) if hosting.hosted() else None)
+        plans[spec.key()] = Plan(est.cpu_seconds, est.peak_bytes / 1e6, refusal)
+    return plans[spec.key()]
+
+
+def start(spec: RunSpec) -> None:
+    """Queue the run for this visitor, unless the server refuses it."""
+    p = plan(spec)
+    if p.refusal is None:
+        job_manager().submit(visitor(), spec, p.seconds, hosting.deadline_s())
+
+
+def my_run(spec: RunSpec | None) -> Snapshot | None:
+    """This visitor's latest run; a reloaded page takes back its run of these settings."""
+    manager = job_manager()
+    snap = manager.poll(visitor())
+    if (snap is None or not snap.active) and spec is not None:
+        snap = manager.adopt(visitor(), spec.key()) or snap
+    return snap
+
+
+def _status(snap: Snapshot) -> None:
+    if snap.state == QUEUED:
+        who = "run" if snap.position == 1 else f"{snap.position - 1} runs and another"
+        st.info(f"Waiting for another visitor's {who} to finish: you are number {snap.position} "
+                f"in the queue, about {round(snap.wait_s)} s until yours starts.")
+        st.button("Leave the queue", key="leave-queue", on_click=job_manager().stop,
+                  args=(visitor(),))
+        return
+    st.caption(f"Training on the server: {round(snap.elapsed_s)} s so far, about "
+               f"{round(snap.wait_s)} s to go. It goes on if you change pages or settings.")
+    for method, bar in snap.bars.items():
+        st.progress(bar.fraction, text=bar.text)
+    st.button("Stop", key="stop-run", on_click=job_manager().stop, args=(visitor(),),
+              help="stop this run within a second; methods that finished keep their results")
+
+
+def follow(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] | None = None
+           ) -> Snapshot | None:
+    """Show this visitor's run live (place in the queue, bars, Stop), refreshed every second;
+    when it ends the whole page reruns to show the results. Returns the run as it was."""
+    snap = my_run(spec)
+    if snap is not None and snap.active:
+        st.fragment(_live, run_every=POLL_S)(spec, partial)
+    elif spec is not None and job_manager().busy_with(spec.key()):
+        # A run of these settings whose page was reloaded: poll until it can be taken back.
+        st.fragment(_reclaim, run_every=POLL_S)(spec)
+    return snap
+
+
+def _live(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] | None) -> None:
+    snap = job_manager().poll(visitor())
+    if snap is None or not snap.active:
+        st.rerun()
+    _status(snap)
+    if partial is not None and snap.results and spec is not None and snap.key == spec.key():
+        partial(snap.results)
+
+
+def _reclaim(spec: RunSpec) -> None:
+    if job_manager().adopt(visitor(), spec.key()) is not None:
+        st.rerun()
+
+
+def ended_note(snap: Snapshot | None, spec: RunSpec) -> list[MethodResult] | None:
+    """Say how this visitor's last run of these settings ended early; its finished results."""
+    if snap is None or snap.active or snap.key != spec.key() or not snap.message:
+        return None
+    (st.error if snap.state == "failed" else st.warning)(snap.message)
+    return snap.results or None
+
+
+def train_button(spec: RunSpec | None, error: str | None, where=st, text: str = "Train") -> bool:
+    """Train (or Train again after a stopped run): disabled while this visitor's run goes,
+    for trained settings, and for runs the server refuses. True when pressed (the run is queued)."""
+    snap = job_manager().poll(visitor())
+    going = snap is not None and snap.active
+    again = snap is not None and spec is not None and snap.key == spec.key() and not going
+    results = cached_results(spec)
+    refused = spec is not None and not error and _refusal(spec) is not None
+    pressed = where.button(
+        "Train again" if again and results is None else text, type="primary", width="stretch",
+        disabled=results is not None or bool(error) or going or refused,
+        help="your run is going: Stop it below" if going else
+        "these settings are trained: results below" if results is not None else
+        "meta-train every selected method, then score it on held-out tasks")
+    if pressed:
+        start(spec)
+    return pressed
+
+
+def _refusal(spec: RunSpec) -> str | None:
+    try:
+        return plan(spec).refusal
+    except SettingError as err:
+        return str(err)
+
+
+def estimate_note(spec: RunSpec) -> None:
+    """Before training: the estimate, or why this server will not run these settings."""
+    p = plan(spec)
+    if p.refusal:
+        st.error(p.refusal)
+    else:
+        st.info(f"Press **Train** to meta-train the selected methods and score them on new tasks "
+                f"({p.describe()}, by an estimate from these settings).")
 
 
 def results_or_prompt(spec: RunSpec | None, error: str | None) -> list[MethodResult] | None:
@@ -108,7 +172,27 @@ def results_or_prompt(spec: RunSpec | None, error: str | None) -> list[MethodRes
         return results
     st.info("These settings have not been trained yet. Train them on the **Compare** page, "
             "or right here:")
-    if st.button("Train these settings", type="primary"):
-        train(spec)
-        st.rerun()
+    snap = follow(spec)
+    ended_note(snap, spec)
+    if not (snap is not None and snap.active):
+        estimate_note(spec)
+    train_button(spec, error, text="Train these settings")
     return None
+
+
+def run_indicator() -> None:
+    """On every page: a line in the sidebar while this visitor's run goes (its heartbeat too)."""
+    snap = job_manager().poll(visitor())
+    if snap is not None and snap.active:
+        with st.sidebar:
+            st.fragment(_indicator, run_every=POLL_S)()
+
+
+def _indicator() -> None:
+    snap = job_manager().poll(visitor())
+    if snap is None or not snap.active:
+        return
+    done = sum(b.fraction for b in snap.bars.values()) / max(1, len(snap.bars))
+    text = (f"Your run is number {snap.position} in the queue" if snap.state == QUEUED
+            else f"Your run: {done:.0%} done")
+    st.progress(done, text=text)

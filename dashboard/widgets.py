@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from core.settings import SettingError, Spec
+from dashboard import hosting
 
 # In the URL for sharing; kept for the session while a page without the sidebar is open.
 # Entry-script bindings hold their URL names on every page, so the training settings are
@@ -57,7 +58,9 @@ def _number(spec: Spec, key: str, value: Any, text: str) -> Any:
 
 
 def widget(spec: Spec, key: str, value: Any, text: str | None = None) -> Any:
-    """One input for one setting, bounded by the spec's range and bound to the URL."""
+    """One input for one setting, bounded by the spec's range (and a hosted server's limits) and
+    bound to the URL."""
+    spec = hosting.bounded(spec)
     text = text or _label(spec)
     if spec.kind in ("int", "float"):
         return _number(spec, key, value, text)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,14 @@ def _figures(at: AppTest) -> list:
     return [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-def _train(at: AppTest) -> AppTest:
+def _train(at: AppTest, timeout: float = 120) -> AppTest:
+    """Press Train, then rerun like the page's poll does until the server's job has ended."""
     next(b for b in at.button if b.label == "Train").click().run()
+    end = time.monotonic() + timeout
+    while any(b.label in ("Stop", "Leave the queue") for b in at.button):
+        assert time.monotonic() < end, "the run did not end"
+        time.sleep(0.3)
+        at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

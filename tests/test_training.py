@@ -145,3 +145,33 @@ def test_maml_beats_pretraining_after_adaptation_on_sinusoid_across_seeds():
             i = cfg.eval_steps.index(step)
             maml_loss, pre_loss = maml.scores["loss"][i].mean(), pre.scores["loss"][i].mean()
             assert maml_loss < 0.75 * pre_loss, (seed, step, maml_loss, pre_loss)
+
+
+def test_stop_keeps_finished_methods_and_drops_the_one_under_way():
+    cfg = TrainConfig(iterations=200, test_tasks=50, val_tasks=20, checkpoints=2)
+    seen: list = []
+
+    def stop() -> bool:  # once the first method has finished and the second has made progress
+        done = [i for i, e in enumerate(seen) if isinstance(e, MethodResult)]
+        return bool(done) and len(seen) > done[0] + 5
+
+    for event in compare(make_family("sinusoid"), ["pretrain", "maml", "reptile"], cfg, stop=stop):
+        seen.append(event)
+    results = [e for e in seen if isinstance(e, MethodResult)]
+    assert [r.method for r in results] == ["pretrain"]
+    assert {e.method for e in seen} == {"pretrain", "maml"}  # reptile never started
+    unstopped = next(e for e in compare(make_family("sinusoid"), ["pretrain"], cfg)
+                     if isinstance(e, MethodResult))
+    assert torch.equal(results[0].scores["loss"], unstopped.scores["loss"])
+
+
+def test_stop_is_asked_between_scoring_chunks():
+    asked = []
+
+    def stop() -> bool:  # never during training; the second scoring chunk is refused
+        asked.append(1)
+        return len(asked) > 2
+
+    cfg = TrainConfig(iterations=0, test_tasks=2500, checkpoints=0)
+    events = list(compare(make_family("sinusoid"), ["scratch"], cfg, stop=stop))
+    assert events == [] and len(asked) == 3  # compare, chunk 1, chunk 2 (of 1000 tasks each)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import time
+from typing import Callable
 
 import streamlit as st
 
@@ -87,23 +87,11 @@ def _downloads(spec: RunSpec, results: list[MethodResult]) -> None:
                           "settings.json", "application/json")
 
 
-def _train_live(spec: RunSpec, metric: str, k: int) -> list[MethodResult]:
-    """Train with progress bars on top and the headline chart growing as each method finishes."""
-    bars = st.status("Training: one bar per method, with its live training loss", expanded=True)
-    live = st.empty()
-    redraws = iter(range(10_000))
-
+def _live_headline(spec: RunSpec, metric: str, k: int) -> Callable[[list[MethodResult]], None]:
+    """The headline chart of the methods finished so far, redrawn while the rest train."""
     def show(partial: list[MethodResult]) -> None:
-        with live.container():
-            _charts(spec, partial, metric, k, tag=f"live{next(redraws)}", headline_only=True)
-
-    start = time.perf_counter()
-    with bars:
-        results = state.train(spec, on_result=show)
-    bars.update(label=f"Trained and scored in {time.perf_counter() - start:.1f} s (details)",
-                state="complete", expanded=False)
-    live.empty()  # the full set of charts follows in this same run: no rerun, no redraw
-    return results
+        _charts(spec, partial, metric, k, tag="live", headline_only=True)
+    return show
 
 
 def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
@@ -124,7 +112,7 @@ def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
 
 
 def main() -> None:
-    """Settings → train (with live progress) → charts, sentences and downloads."""
+    """Settings → train (a server job, followed live) → charts, sentences and downloads."""
     spec, error = current_run()
     st.title("Good now, or good after a few steps?")
     st.markdown(INTRO)
@@ -132,29 +120,22 @@ def main() -> None:
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:
         preset = scenario_picker(spec)
-    pressed = right.button("Train", type="primary", disabled=results is not None or bool(error),
-                           width="stretch",
-                           help="these settings are trained: results below" if results else
-                           "meta-train every selected method, then score it on held-out tasks")
+    state.train_button(spec, error, where=right)
     if error:
         st.error(error)
         return
     steps = spec.config.eval_steps
-    box = st.empty()  # the scenario's sentence, checked against the results once they exist
-    with box.container():
-        _scenario_box(preset, results, steps)
-    if results is None and not pressed:
-        st.info("Press **Train** to meta-train the selected methods and score them on new tasks "
-                "(10–15 s with the default settings on a 2-core CPU).")
-        return
+    _scenario_box(preset, results, steps)
     metric, k = _view_controls(spec, spec.make_family().kind == "classification")
+    snap = state.follow(spec, partial=None if results else _live_headline(spec, metric, k))
     if results is None:
-        results = _train_live(spec, metric, k)
-        with box.container():
-            _scenario_box(preset, results, steps)
+        results = state.ended_note(snap, spec)  # a stopped run keeps its finished methods
+    if results is None:
+        if snap is None or not snap.active:
+            state.estimate_note(spec)
+        return
     _diverged(results)
     _charts(spec, results, metric, k, tag="final")
     _downloads(spec, results)
-
 
 main()

@@ -1,0 +1,338 @@
+"""What a comparison will cost before it runs: CPU-seconds and peak memory, and a budget check."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+from core.algorithms import METHODS
+from core.config import TrainConfig
+from core.convnet import ConvNet, pooled_side
+from core.families.base import TaskFamily
+from core.models import MLP
+from core.settings import SettingError
+from core.tasks import generator
+
+FLOAT = 4  # bytes
+# Scoring adapts at most this many multiply-adds' worth of tasks at once, so a stop request is
+# seen between chunks within a fraction of a second. A constant, not a timing: same chunks,
+# same numbers on every machine.
+CHUNK_UNITS = 2e9
+CHUNK_BYTES = 64e6
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What the cost of running a model depends on, per data point unless named otherwise."""
+
+    macs: int         # multiply-adds of one forward pass
+    activations: int  # floats a forward pass keeps for its backward
+    params: int       # parameters of the model (not per point)
+    ops: int          # tensor operations of one forward pass
+    ops_per_task: bool  # the conv net's per-task loop repeats its operations for every task
+    conv: bool        # the multiply-adds are convolutions (their own calibrated rate)
+
+
+def model_shape(model: Any) -> ModelShape:
+    """The shape of an MLP or the 4-block conv net (computed, nothing allocated)."""
+    if isinstance(model, MLP):
+        pairs = list(zip(model.sizes[:-1], model.sizes[1:]))
+        return ModelShape(macs=sum(a * b for a, b in pairs),
+                          activations=2 * sum(model.sizes[1:]), params=sum(a * b + b for a, b in pairs),
+                          ops=2 * len(pairs), ops_per_task=False, conv=False)
+    if isinstance(model, ConvNet):
+        macs = activations = params = 0
+        side, c_in = model.image_size, model.in_channels
+        for _ in range(model.blocks):
+            macs += side * side * c_in * model.channels * 9
+            activations += 3 * side * side * model.channels  # conv, batch norm, pool + relu
+            params += model.channels * (c_in * 9 + 3)
+            side, c_in = pooled_side(side, 1), model.channels
+        macs += model.features * model.outputs
+        params += (model.features + 1) * model.outputs
+        return ModelShape(macs, activations, params, ops=4 * model.blocks + 1,
+                          ops_per_task=model.batching == "loop", conv=True)
+    raise TypeError(f"no cost model for {type(model).__name__}")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """CPU-seconds per tensor operation, per multiply-add and per element touched, from timed passes."""
+
+    op: float
+    mac: float
+    element: float
+    conv_mac: float
+
+
+@dataclass(frozen=True)
+class Work:
+    """Tensor operations, multiply-adds and elements touched (activations, per-task parameters)."""
+
+    ops: float = 0.0
+    macs: float = 0.0
+    elements: float = 0.0
+
+    def __add__(self, other: "Work") -> "Work":
+        return Work(self.ops + other.ops, self.macs + other.macs, self.elements + other.elements)
+
+    def __mul__(self, factor: float) -> "Work":
+        return Work(self.ops * factor, self.macs * factor, self.elements * factor)
+
+
+def _passes(shape: ModelShape, tasks: float, points: float, forwards: float) -> Work:
+    """`forwards` forward-pass equivalents (a backward counts 2) over tasks × points, with
+    per-task parameters (their gradient and update touch every parameter once per 3 forwards)."""
+    ops = shape.ops * forwards * (tasks if shape.ops_per_task else 1)
+    elements = forwards * tasks * (shape.activations * points + 4 / 3 * shape.params)
+    return Work(ops, shape.macs * tasks * points * forwards, elements)
+
+
+def _cpu_seconds(work: Callable[[], Any], repeats: int) -> float:
+    """The least CPU time of `repeats` calls: this thread's time, not the wall clock, so other
+    processes sharing the cores do not inflate it."""
+    work()  # warm-up: first calls allocate
+    best = math.inf
+    for _ in range(repeats):
+        start = time.thread_time()
+        work()
+        best = min(best, time.thread_time() - start)
+    return best
+
+
+def _input_shape(model: Any) -> tuple[int, ...]:
+    if isinstance(model, MLP):
+        return (model.sizes[0],)
+    return (model.in_channels, model.image_size, model.image_size)
+
+
+@functools.lru_cache(maxsize=1)
+def rates() -> Rates:
+    """Calibrate once per process (a fraction of a second) on three small timed kernels."""
+    gen = generator(0, "calibration")
+    tiny = torch.rand(4, generator=gen)
+    op = _cpu_seconds(lambda: [tiny + 1 for _ in range(200)], 5) / 200
+    left, right = torch.rand(8, 256, 256, generator=gen), torch.rand(8, 256, 256, generator=gen)
+    mac = _cpu_seconds(lambda: torch.bmm(left, right), 5) / (8 * 256 ** 3)
+    vector = torch.rand(100_000, generator=gen)
+    element = _cpu_seconds(lambda: torch.relu(vector * 0.5), 10) / 2e5
+    images, kernel = torch.rand(20, 32, 16, 16, generator=gen), torch.rand(32, 32, 3, 3, generator=gen)
+    conv_mac = _cpu_seconds(lambda: torch.nn.functional.conv2d(images, kernel, padding=1), 5) \
+        / (20 * 16 * 16 * 32 * 32 * 9)
+    return Rates(op, mac, element, conv_mac)
+
+
+def _step_work(method: str, shape: ModelShape, cfg: TrainConfig, support: int, query: int) -> Work:
+    """One meta-iteration of a method on a meta-batch."""
+    b, steps = cfg.meta_batch_size, cfg.inner_steps
+    fixed = Work(ops=60)  # sampling, loss, the optimiser step over every tensor
+    if method == "maml":  # the inner steps' graph is differentiated again: about 7 passes' worth
+        return fixed + _passes(shape, b, support, 7 * steps) + _passes(shape, b, query, 3)
+    if method == "fomaml":
+        return fixed + _passes(shape, b, support, 3 * steps) + _passes(shape, b, query, 3)
+    if method == "reptile":
+        return fixed + _passes(shape, b, support + query, 3 * cfg.reptile_inner_steps + 1)
+    if method == "pretrain":
+        return fixed + _passes(shape, b, support + query, 3)
+    return Work()
+
+
+def _scoring_work(shape: ModelShape, tasks: int, support: int, query: int,
+                  steps: tuple[int, ...], chunk: int) -> Work:
+    """Adapting `tasks` tasks for steps[-1] SGD steps and scoring them at each of `steps`."""
+    chunks = math.ceil(tasks / chunk)
+    per_chunk = (_passes(shape, chunk, support, 3 * steps[-1])
+                 + _passes(shape, chunk, query, len(steps)))
+    return per_chunk * chunks + Work(ops=20 * chunks)
+
+
+def scoring_chunk(family: TaskFamily, model: Any, support: int, query: int, max_step: int) -> int:
+    """Tasks adapted at once when scoring: the family's chunk, smaller for big models so that each
+    chunk stays short (a stop request waits for at most one) and fits in memory."""
+    shape = model_shape(model)
+    units = shape.macs * (support * 3 * max_step + query * (max_step + 1))
+    bytes_ = FLOAT * (3 * shape.params + shape.activations * (support * 2 + query))
+    fit = min(CHUNK_UNITS / max(units, 1), CHUNK_BYTES / max(bytes_, 1))
+    return max(1, min(family.eval_chunk, int(fit)))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's predicted cost."""
+
+    cpu_seconds: float
+    peak_bytes: float
+    step_seconds: float  # the longest single iteration or scoring chunk: how long a stop waits
+
+
+def _points(family: TaskFamily) -> tuple[int, int, int]:
+    """Support points, query points and input floats per point of one task."""
+    task = family.sample(1, generator(0, "estimate"), "test")
+    return task.support_x.shape[1], task.query_x.shape[1], task.support_x[0, 0].numel()
+
+
+# The counts above are of forward work; autograd's bookkeeping, backward kernels and batch norm
+# cost more than that. Factors fitted once on sinusoid, clusters and digits runs of every method
+# (tests/test_budget.py holds the estimate to 0.5–2× of measured CPU time).
+OP_FACTOR, MAC_FACTOR, CONV_FACTOR, ELEMENT_FACTOR = 4.0, 2.0, 5.0, 4.0
+
+
+def _seconds(work: Work, shape: ModelShape, r: Rates) -> float:
+    macs = work.macs * (CONV_FACTOR * r.conv_mac if shape.conv else MAC_FACTOR * r.mac)
+    return OP_FACTOR * work.ops * r.op + macs + ELEMENT_FACTOR * work.elements * r.element
+
+
+def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
+             seeds: Sequence[int] = (0,)) -> Estimate:
+    """CPU-seconds and peak memory of `compare(family, methods, cfg, seeds)`, before running it."""
+    model = family.make_model(cfg.hidden)
+    shape, r = model_shape(model), rates()
+    support, query, inputs = _points(family)
+    chunk = scoring_chunk(family, model, support, query, cfg.max_eval_step)
+    val_steps = tuple(sorted({0, cfg.inner_steps, cfg.max_eval_step}))
+    test = _scoring_work(shape, cfg.test_tasks, support, query, cfg.eval_steps, min(chunk, cfg.test_tasks))
+    val = _scoring_work(shape, cfg.val_tasks, support, query, val_steps, min(chunk, cfg.val_tasks))
+    checkpoints = cfg.checkpoints + 1 if cfg.checkpoints and cfg.iterations else 0
+    work, longest = Work(), 0.0
+    for name in methods:
+        trained = METHODS[name].meta_gradient is not None
+        step = _step_work(name, shape, cfg, support, query)
+        work = work + step * (cfg.iterations if trained else 0) + test
+        work = work + (val * checkpoints if trained else Work())
+        longest = max(longest, _seconds(step, shape, r))
+    chunk_work = _scoring_work(shape, chunk, support, query, cfg.eval_steps, chunk)
+    longest = max(longest, _seconds(chunk_work, shape, r))
+    # Every finished result keeps its per-task scores: (eval steps, test tasks) per metric.
+    scores = len(methods) * len(seeds) * len(cfg.eval_steps) * cfg.test_tasks * 2 * FLOAT
+    return Estimate(_seconds(work, shape, r) * len(seeds),
+                    _peak_bytes(shape, cfg, support, query, inputs, chunk) + scores, longest)
+
+
+# Fitted on measured peaks (resident memory) of sinusoid, wide-MLP and digits runs: the allocator
+# and autograd's temporaries double the count below; sampling makes a few temporaries the size of
+# the tasks it draws; of the conv net's feature maps only a fifth are alive at the peak.
+MEMORY_FACTOR, DATA_COPIES, CONV_MAPS_ALIVE = 2.0, 4, 0.2
+
+
+def _peak_bytes(shape: ModelShape, cfg: TrainConfig, support: int, query: int, inputs: int,
+                chunk: int) -> float:
+    """Held task data plus the larger of a training step and a scoring chunk."""
+    points = support + query
+    data = DATA_COPIES * (cfg.test_tasks + cfg.val_tasks + cfg.meta_batch_size) * points \
+        * (inputs + 1) * FLOAT
+    activations = shape.activations * (CONV_MAPS_ALIVE if shape.conv else 1.0)
+    # MAML's graph keeps per-task parameters and activations of every inner step (Reptile's
+    # steps are detached: one at a time); backward holds gradients of the same size.
+    b, depth = cfg.meta_batch_size, cfg.inner_steps + 1
+    train = b * FLOAT * 2 * depth * (shape.params + activations * points)
+    score = chunk * FLOAT * (3 * shape.params + activations * (2 * support + query))
+    return MEMORY_FACTOR * (data + max(train, score) + shape.params * FLOAT * 8)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use on a shared server."""
+
+    cpu_seconds: float = 60.0
+    memory_bytes: float = 200e6
+    step_seconds: float = 0.5  # so that Stop and the deadline act within about a second
+
+
+def _fits(e: Estimate, limits: Limits) -> bool:
+    return (e.cpu_seconds <= limits.cpu_seconds and e.peak_bytes <= limits.memory_bytes
+            and e.step_seconds <= limits.step_seconds)
+
+
+def _over(e: Estimate, limits: Limits) -> str:
+    parts = []
+    if e.cpu_seconds > limits.cpu_seconds:
+        parts.append(f"about {e.cpu_seconds:,.0f} CPU-seconds (budget {limits.cpu_seconds:g})")
+    if e.peak_bytes > limits.memory_bytes:
+        parts.append(f"about {e.peak_bytes / 1e6:,.0f} MB of memory (budget "
+                     f"{limits.memory_bytes / 1e6:g} MB)")
+    if e.step_seconds > limits.step_seconds:
+        parts.append(f"single steps of about {e.step_seconds:.1f} s (limit {limits.step_seconds:g} s)")
+    return " and ".join(parts)
+
+
+# Settings that can bring a run within its limits, tried in this order: (where, name).
+LEVERS = (("train", "iterations"), ("train", "meta_batch_size"), ("train", "test_tasks"),
+          ("train", "hidden"), ("seeds", "seeds"), ("family", "query"), ("family", "shots"),
+          ("family", "channels"), ("train", "val_tasks"), ("train", "checkpoints"))
+
+
+def _with(family: TaskFamily, cfg: TrainConfig, seeds: Sequence[int], where: str, name: str,
+          value: int) -> tuple[TaskFamily, TrainConfig, Sequence[int]]:
+    if where == "seeds":
+        return family, cfg, tuple(seeds)[:value]
+    if where == "family":
+        return dataclasses.replace(family, **{name: value}), cfg, seeds
+    if name == "hidden":  # every width scaled down together
+        top = max(cfg.hidden)
+        return family, cfg.replace(hidden=tuple(max(1, w * value // top) for w in cfg.hidden)), seeds
+    return family, cfg.replace(**{name: value}), seeds
+
+
+def _current(family: TaskFamily, cfg: TrainConfig, seeds: Sequence[int], where: str,
+             name: str) -> int | None:
+    if where == "seeds":
+        return len(seeds)
+    source = family if where == "family" else cfg
+    value = getattr(source, name, None)
+    if name == "hidden":
+        return max(value) if not isinstance(family.make_model(cfg.hidden), ConvNet) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _largest_fitting(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
+                     seeds: Sequence[int], where: str, name: str, limits: Limits) -> int | None:
+    """The largest value below the current one that alone brings the run within limits."""
+    current = _current(family, cfg, seeds, where, name)
+    if not current or current <= 1:
+        return None
+
+    def ok(value: int) -> bool:
+        try:
+            f, c, s = _with(family, cfg, seeds, where, name, value)
+            return _fits(estimate(f, c, methods, s), limits)
+        except SettingError:
+            return False
+
+    low, high = 0, current  # ok(low) is unknown below 1; ok(high) is False
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low or None
+
+
+def _shown(where: str, name: str, cfg: TrainConfig, value: int) -> str:
+    if name == "hidden":
+        top = max(cfg.hidden)
+        return ",".join(str(max(1, w * value // top)) for w in cfg.hidden)
+    return f"{value:,}"
+
+
+def check_budget(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
+                 seeds: Sequence[int], limits: Limits) -> str | None:
+    """None when the run fits `limits`; otherwise one sentence naming the settings to lower."""
+    e = estimate(family, cfg, methods, seeds)
+    if _fits(e, limits):
+        return None
+    fixes = []
+    for where, name in LEVERS:
+        value = _largest_fitting(family, cfg, methods, seeds, where, name, limits)
+        if value is not None:
+            was = _current(family, cfg, seeds, where, name)
+            now = _shown(where, name, cfg, value)
+            was_text = ",".join(map(str, cfg.hidden)) if name == "hidden" else f"{was:,}"
+            fixes.append(f"{name} from {was_text} to at most {now}")
+        if len(fixes) == 2:
+            break
+    advice = ("lower " + " or ".join(fixes)) if fixes else \
+        "lower several settings (iterations, meta_batch_size, test_tasks, model size)"
+    return f"This run needs {_over(e, limits)}: {advice}."

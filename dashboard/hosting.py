@@ -1,0 +1,111 @@
+"""Hosted mode (META_LAB_HOSTED=1): a shared server's budgets and the bounds on what visitors set."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any
+
+from core.budget import Limits
+from core.settings import Spec, excerpt
+
+# The most a visitor of a hosted app may ask for, by setting name (any family, the training
+# settings, and the sidebar's own test_steps and seeds). The CPU and memory budgets decide
+# the rest; these keep each widget's range to what a budget can hold at all.
+HOSTED_MAX: dict[str, int] = {
+    "iterations": 5000, "meta_batch_size": 64, "inner_steps": 5, "reptile_inner_steps": 20,
+    "test_tasks": 2000, "val_tasks": 300, "checkpoints": 20, "hidden": 256,
+    "shots": 50, "query": 100, "ways": 20, "classes": 20, "channels": 64, "image_size": 28,
+    "test_steps": 50, "seeds": 3,
+}
+
+
+def hosted() -> bool:
+    """Whether this server is shared (the environment variable META_LAB_HOSTED=1)."""
+    return os.environ.get("META_LAB_HOSTED", "") == "1"
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default
+
+
+def limits() -> Limits:
+    """One run's budget: META_LAB_BUDGET_S CPU-seconds (60) and META_LAB_MEMORY_MB (150)."""
+    return Limits(cpu_seconds=_env_number("META_LAB_BUDGET_S", 60.0),
+                  memory_bytes=_env_number("META_LAB_MEMORY_MB", 150.0) * 1e6)
+
+
+def deadline_s() -> float | None:
+    """Wall-clock seconds a hosted run may take whatever its estimate said: twice its budget."""
+    return 2 * limits().cpu_seconds if hosted() else None
+
+
+def setting_name(key: str) -> str:
+    """'train.iterations' → 'iterations', 'sinusoid.shots' → 'shots'."""
+    return key.rsplit(".", 1)[-1]
+
+
+def bounded(spec: Spec) -> Spec:
+    """The spec with its upper bound lowered to the hosted limit (unchanged when not hosted)."""
+    cap = HOSTED_MAX.get(spec.name)
+    if not hosted() or cap is None or spec.kind not in ("int", "float", "ints"):
+        return spec
+    return dataclasses.replace(spec, high=cap if spec.high is None else min(spec.high, cap))
+
+
+def cap(name: str, high: int) -> int:
+    """A widget's upper bound: `high`, or the hosted limit of `name` when lower."""
+    return min(high, HOSTED_MAX.get(name, high)) if hosted() else high
+
+
+def _clamped_number(text: str, cap: int) -> str | None:
+    """The URL text clamped to `cap`, or None when it is within it (or not a number)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if math.isnan(value) or value <= cap:
+        return None
+    return str(cap)
+
+
+def _clamped_widths(text: str, cap: int) -> str | None:
+    try:
+        widths = [int(w) for w in text.replace(" ", "").split(",") if w]
+    except ValueError:
+        return None
+    if all(w <= cap for w in widths):
+        return None
+    return ",".join(str(min(w, cap)) for w in widths)
+
+
+def clamp_url(params: dict[str, Any], path_keys: set[str]) -> tuple[dict[str, str | None], list[str]]:
+    """URL values a hosted server must change, and one sentence per change for the visitor.
+
+    Returns {key: new text, or None to drop the parameter} and the messages. Values over a hosted
+    limit become the limit; path settings are dropped (data comes only from the server's cache).
+    """
+    if not hosted():
+        return {}, []
+    changes: dict[str, str | None] = {}
+    notes = []
+    for key, value in params.items():
+        name = setting_name(key)
+        if key in path_keys:
+            changes[key] = None
+            notes.append(f"This server reads data only from its own cache, so the link's {name} "
+                         "is ignored.")
+            continue
+        limit = HOSTED_MAX.get(name)
+        if limit is None or not isinstance(value, str):
+            continue
+        new = _clamped_widths(value, limit) if name == "hidden" else _clamped_number(value, limit)
+        if new is not None:
+            changes[key] = new
+            notes.append(f"The link asked for {name} = {excerpt(value, 24)}; this server allows "
+                         f"at most {limit}, so {name} = {new} is used.")
+    return changes, notes

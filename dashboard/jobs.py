@@ -1,0 +1,353 @@
+"""Training runs as server jobs: a FIFO queue, live progress, Stop, a deadline and a heartbeat."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+from core.config import TrainConfig
+from core.families import TaskFamily
+from core.settings import SettingError
+from core.training import Event, MethodResult, Progress, compare
+from dashboard.theme import label
+
+MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)
+HEARTBEAT_S = 6.0  # a job whose page has not asked for it this long is stopped: its visitor left
+FORGET_S = 600.0  # finished jobs of visitors who stopped asking are dropped after this long
+
+QUEUED, RUNNING, DONE, STOPPED, LEFT, CUT, GONE, FAILED = (
+    "queued", "running", "done", "stopped", "left the queue", "cut at the deadline",
+    "stopped: page closed", "failed")
+ACTIVE = (QUEUED, RUNNING)
+
+
+class Spec(Protocol):
+    """What a job needs of a run's settings (dashboard.presets.RunSpec)."""
+
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+    config: TrainConfig
+
+    def key(self) -> str:
+        """A stable text key of the settings."""
+
+    def make_family(self) -> TaskFamily:
+        """The task family with these settings."""
+
+
+class ResultStore:
+    """Finished comparisons by settings key, least recently used dropped first."""
+
+    def __init__(self) -> None:
+        self._runs: OrderedDict[str, list[MethodResult]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> list[MethodResult] | None:
+        """The results for these settings, if trained."""
+        with self._lock:
+            if key in self._runs:
+                self._runs.move_to_end(key)
+            return self._runs.get(key)
+
+    def put(self, key: str, results: list[MethodResult]) -> None:
+        """Keep finished results (same settings, same numbers, so any visitor may reuse them)."""
+        with self._lock:
+            self._runs[key] = results
+            self._runs.move_to_end(key)
+            while len(self._runs) > MAX_RUNS:
+                self._runs.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One method's progress: a fraction of its work and a line of text."""
+
+    fraction: float
+    text: str
+
+
+class Bars:
+    """Per-method progress from a comparison's events (every seed counts equally)."""
+
+    def __init__(self, methods: Sequence[str], seeds: int) -> None:
+        self.seeds = seeds
+        self.done: dict[str, int] = dict.fromkeys(methods, 0)
+        self.bars = {m: Bar(0.0, f"{label(m)}: waiting") for m in methods}
+
+    def _fraction(self, method: str, part: float) -> float:
+        return min(1.0, (self.done[method] + part) / self.seeds)
+
+    def update(self, event: Event) -> None:
+        """Move the method's bar for a progress event or a finished result."""
+        name = label(event.method)
+        if isinstance(event, Progress):
+            self.bars[event.method] = Bar(
+                self._fraction(event.method, event.iteration / max(1, event.iterations)),
+                f"{name}: seed {event.seed}, iteration {event.iteration}/{event.iterations}"
+                f" · training loss {event.meta_loss:.3g}")
+        elif isinstance(event, MethodResult):
+            self.done[event.method] += 1
+            state = f"diverged ({event.diverged})" if event.diverged else f"{event.seconds:.1f} s"
+            finished = self.done[event.method] == self.seeds
+            self.bars[event.method] = Bar(self._fraction(event.method, 0.0),
+                                          f"{name}: {'done' if finished else 'seed done'} — {state}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a visitor's page shows of their job at one moment (nothing of anyone else's)."""
+
+    job_id: str
+    key: str
+    state: str
+    message: str
+    position: int  # 1 = next to start; 0 when not queued
+    wait_s: float  # estimated seconds until it starts (queued) or finishes (running)
+    elapsed_s: float
+    estimate_s: float
+    bars: dict[str, Bar]
+    results: list[MethodResult]
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.state in ACTIVE
+
+
+@dataclass
+class Job:
+    """One comparison for one visitor."""
+
+    owner: str
+    spec: Any  # a Spec
+    estimate_s: float
+    deadline_s: float | None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: str = QUEUED
+    message: str = ""
+    results: list[MethodResult] = field(default_factory=list)
+    bars: Bars | None = None
+    seen: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    ended: float | None = None
+    stop_asked: threading.Event = field(default_factory=threading.Event)
+
+    def elapsed(self) -> float:
+        """Seconds since it started (0 while queued)."""
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started
+
+    def why_stop(self, heartbeat_s: float) -> str | None:
+        """The state a running job must end in now, or None to go on."""
+        if self.stop_asked.is_set():
+            return STOPPED
+        if self.deadline_s is not None and self.elapsed() > self.deadline_s:
+            return CUT
+        if time.monotonic() - self.seen > heartbeat_s:
+            return GONE
+        return None
+
+
+def _sentence(job: Job) -> str:
+    """What the visitor is told about a job that ended early."""
+    kept = f" The {len(job.results)} finished result(s) are kept." if job.results else ""
+    if job.state == STOPPED:
+        return "Stopped." + kept
+    if job.state == CUT:
+        return f"Stopped at this server's time limit of {job.deadline_s:g} s per run." + kept
+    if job.state == GONE:
+        return "Stopped because the page that started it was closed." + kept
+    return ""
+
+
+class JobManager:
+    """Jobs of every visitor of one server: at most `concurrency` train at once, the rest wait."""
+
+    def __init__(self, concurrency: int = 1, heartbeat_s: float = HEARTBEAT_S,
+                 store: ResultStore | None = None,
+                 run: Callable[[Any, Callable[[], bool]], Any] | None = None) -> None:
+        self.concurrency = concurrency
+        self.heartbeat_s = heartbeat_s
+        self.store = store or ResultStore()
+        self._run_events = run or _compare_events
+        self._lock = threading.Lock()
+        self._queue: list[Job] = []
+        self._running: list[Job] = []
+        self._latest: dict[str, Job] = {}  # owner -> their most recent job
+
+    # --- what a visitor's page calls ------------------------------------------------------
+
+    def submit(self, owner: str, spec: Any, estimate_s: float,
+               deadline_s: float | None = None) -> Job:
+        """Queue a run for `owner` (their job under way is returned instead of a second one);
+        settings already trained are done at once from the results cache."""
+        with self._lock:
+            self._forget_idle()
+            mine = self._latest.get(owner)
+            if mine is not None and mine.state in ACTIVE:
+                mine.seen = time.monotonic()
+                return mine
+            job = Job(owner, spec, estimate_s, deadline_s)
+            self._latest[owner] = job
+            cached = self.store.get(spec.key())
+            if cached is not None:
+                job.state, job.results = DONE, list(cached)
+                job.bars = _done_bars(spec, cached)
+                return job
+            self._queue.append(job)
+            self._dispatch()
+            return job
+
+    def poll(self, owner: str) -> Snapshot | None:
+        """The owner's latest job as it is now; asking is the heartbeat that keeps it alive."""
+        with self._lock:
+            job = self._latest.get(owner)
+            if job is None:
+                return None
+            job.seen = time.monotonic()
+            self._dispatch()
+            return self._snapshot(job)
+
+    def stop(self, owner: str) -> None:
+        """Stop the owner's running job within about a second, or take it out of the queue."""
+        with self._lock:
+            job = self._latest.get(owner)
+            if job is None or job.state not in ACTIVE:
+                return
+            if job.state == QUEUED:
+                self._queue.remove(job)
+                job.state, job.message = LEFT, "You left the queue."
+                self._dispatch()
+            else:
+                job.stop_asked.set()
+
+    def adopt(self, owner: str, key: str) -> Snapshot | None:
+        """A reloaded page (a new session) takes over a run of its very settings whose page has
+        stopped asking for it; someone else's live run is never handed over."""
+        with self._lock:
+            mine = self._latest.get(owner)
+            if mine is not None and mine.state in ACTIVE:
+                return None
+            now = time.monotonic()
+            for job in self._queue + self._running:
+                if job.spec.key() == key and now - job.seen > self.heartbeat_s / 2:
+                    if self._latest.get(job.owner) is job:
+                        del self._latest[job.owner]
+                    job.owner, job.seen = owner, now
+                    self._latest[owner] = job
+                    return self._snapshot(job)
+            return None
+
+    def busy_with(self, key: str) -> bool:
+        """Whether some run of these settings is queued or running (whose, it does not say)."""
+        with self._lock:
+            return any(j.spec.key() == key for j in self._queue + self._running)
+
+    def forget(self, owner: str) -> None:
+        """Drop the owner's finished job (e.g. before training other settings)."""
+        with self._lock:
+            job = self._latest.get(owner)
+            if job is not None and job.state not in ACTIVE:
+                del self._latest[owner]
+
+    # --- the queue -------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start queued jobs while there is room; a waiting job whose page is gone is dropped."""
+        now = time.monotonic()
+        for job in [j for j in self._queue if now - j.seen > self.heartbeat_s]:
+            self._queue.remove(job)
+            job.state, job.message = GONE, "Taken out of the queue: the page that asked was closed."
+        while self._queue and len(self._running) < self.concurrency:
+            job = self._queue.pop(0)
+            job.state, job.started = RUNNING, time.monotonic()
+            job.bars = Bars(job.spec.methods, len(job.spec.seeds))
+            self._running.append(job)
+            threading.Thread(target=self._work, args=(job,), daemon=True,
+                             name=f"job-{job.id[:8]}").start()
+
+    def _work(self, job: Job) -> None:
+        """A job's thread: train, record progress and results, then make room for the next."""
+        reason: list[str] = []
+
+        def stop() -> bool:
+            why = job.why_stop(self.heartbeat_s)
+            if why is not None and not reason:
+                reason.append(why)
+            return why is not None
+
+        try:
+            cached = self.store.get(job.spec.key())  # another visitor may have trained it meanwhile
+            for event in ([] if cached is not None else self._run_events(job.spec, stop)):
+                with self._lock:
+                    job.bars.update(event)
+                    if isinstance(event, MethodResult):
+                        job.results.append(event)
+            state = reason[0] if reason else DONE
+            if cached is not None:
+                job.results, job.bars = list(cached), _done_bars(job.spec, cached)
+            elif state == DONE:
+                self.store.put(job.spec.key(), job.results)
+        except SettingError as err:
+            state, job.message = FAILED, short(str(err), 300)
+        except Exception as err:  # noqa: BLE001  a visitor sees one sentence, never a traceback
+            state, job.message = FAILED, f"Training failed ({type(err).__name__}); try other settings."
+        with self._lock:
+            job.state, job.ended = state, time.monotonic()
+            job.message = job.message or _sentence(job)
+            self._running.remove(job)
+            self._dispatch()
+
+    def _snapshot(self, job: Job) -> Snapshot:
+        position = self._queue.index(job) + 1 if job.state == QUEUED else 0
+        return Snapshot(job.id, job.spec.key(), job.state, job.message, position,
+                        self._wait(job), job.elapsed(), job.estimate_s,
+                        dict(job.bars.bars) if job.bars else {}, list(job.results))
+
+    def _wait(self, job: Job) -> float:
+        """Seconds until a queued job starts, or a running one ends, by the estimates."""
+        if job.state == RUNNING:
+            return max(0.0, job.estimate_s - job.elapsed())
+        if job.state != QUEUED:
+            return 0.0
+        ahead = [max(0.0, j.estimate_s - j.elapsed()) for j in self._running]
+        ahead += [j.estimate_s for j in self._queue[:self._queue.index(job)]]
+        return sum(ahead) / self.concurrency
+
+    def _forget_idle(self) -> None:
+        now = time.monotonic()
+        for owner, job in list(self._latest.items()):
+            if job.state not in ACTIVE and now - job.seen > FORGET_S:
+                del self._latest[owner]
+
+
+def _done_bars(spec: Any, results: list[MethodResult]) -> Bars:
+    bars = Bars(spec.methods, len(spec.seeds))
+    for result in results:
+        bars.update(result)
+    return bars
+
+
+def _compare_events(spec: Any, stop: Callable[[], bool]):
+    return compare(spec.make_family(), spec.methods, spec.config, spec.seeds, stop=stop)
+
+
+def short(text: str, limit: int = 80) -> str:
+    """At most `limit` characters of a text, shortened in the middle."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[-half:]
+
+
+def concurrency_from_env() -> int:
+    """Trainings at once: META_LAB_TRAININGS (default 1; each uses one core)."""
+    try:
+        return max(1, int(os.environ.get("META_LAB_TRAININGS", "1")))
+    except ValueError:
+        return 1

@@ -1,0 +1,140 @@
+"""The cost estimator against measured runs, and runs over budget refused with advice."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch._dynamo  # noqa: F401  the optimisers import it on first use: keep that out of timings
+
+from core import budget
+from core.config import TrainConfig
+from core.families import make_family
+from core.training import compare
+
+ALL = ("maml", "fomaml", "reptile", "pretrain", "scratch")
+LIMITS = budget.Limits(cpu_seconds=60, memory_bytes=200e6)
+
+
+def _measured(family, cfg, methods) -> float:
+    start = time.thread_time()  # this thread's CPU time: other processes on the cores don't count
+    for _ in compare(family, methods, cfg):
+        pass
+    return time.thread_time() - start
+
+
+@pytest.mark.parametrize("family, settings, train, methods", [
+    ("sinusoid", {}, dict(iterations=150, test_tasks=300, val_tasks=50, checkpoints=2), ALL),
+    ("sinusoid", {"shots": 40, "query": 40}, dict(iterations=20, hidden=(160, 160), test_tasks=200,
+                                                  checkpoints=0), ("maml", "reptile")),
+    ("clusters", {}, dict(iterations=100, inner_lr=0.5, test_tasks=300, val_tasks=50,
+                          checkpoints=2), ("fomaml", "pretrain", "scratch")),
+    ("digits", {}, dict(iterations=4, meta_batch_size=4, test_tasks=20, val_tasks=10,
+                        checkpoints=1, eval_steps=(0, 1, 3)), ("maml", "reptile")),
+])
+def test_estimate_within_half_to_twice_the_measured_cpu_time(family, settings, train, methods):
+    fam, cfg = make_family(family, **settings), TrainConfig(**train)
+    budget.rates.cache_clear()  # calibrate under the same load as the measurement
+    predicted = budget.estimate(fam, cfg, methods).cpu_seconds
+    measured = _measured(fam, cfg, methods)
+    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
+
+
+def test_estimate_scales_with_iterations_seeds_and_methods():
+    fam = make_family("sinusoid")
+    base = budget.estimate(fam, TrainConfig(iterations=1000, test_tasks=1), ("maml",)).cpu_seconds
+    double = budget.estimate(fam, TrainConfig(iterations=2000, test_tasks=1), ("maml",)).cpu_seconds
+    seeds = budget.estimate(fam, TrainConfig(iterations=1000, test_tasks=1), ("maml",),
+                            (0, 1, 2)).cpu_seconds
+    assert double == pytest.approx(2 * base, rel=0.05)
+    assert seeds == pytest.approx(3 * base)
+
+
+def test_calibration_is_cheap_and_cached():
+    budget.rates.cache_clear()
+    start = time.perf_counter()
+    first = budget.rates()
+    assert time.perf_counter() - start < 1.0
+    assert budget.rates() is first
+
+
+def _one_sentence(text: str) -> None:
+    assert text.endswith(".") and "\n" not in text and text.count(". ") == 0, text
+
+
+def test_huge_iterations_refused_naming_the_largest_value_that_fits():
+    fam, cfg = make_family("sinusoid"), TrainConfig(iterations=10_000_000)
+    message = budget.check_budget(fam, cfg, ALL, (0,), LIMITS)
+    _one_sentence(message)
+    assert "CPU-seconds" in message and "iterations from 10,000,000 to at most" in message
+    advised = int(message.split("iterations from 10,000,000 to at most ")[1].split(" ")[0]
+                  .rstrip(".").replace(",", ""))
+    assert budget.check_budget(fam, cfg.replace(iterations=advised), ALL, (0,), LIMITS) is None
+    assert budget.check_budget(fam, cfg.replace(iterations=advised + 50), ALL, (0,), LIMITS)
+
+
+@pytest.mark.parametrize("family, settings, train, lever", [
+    ("sinusoid", {}, dict(hidden=(4096, 4096, 4096)), "hidden from 4096,4096,4096 to at most"),
+    ("sinusoid", {}, dict(test_tasks=1_000_000, iterations=10), "test_tasks from 1,000,000"),
+    ("clusters", {"ways": 50, "shots": 1000, "query": 10000, "classes": 50},
+     dict(iterations=10, meta_batch_size=25), "lower"),
+])
+def test_settings_that_cannot_fit_in_memory_are_refused(family, settings, train, lever):
+    fam, cfg = make_family(family, **settings), TrainConfig(**train)
+    assert budget.estimate(fam, cfg, ALL).peak_bytes > LIMITS.memory_bytes
+    message = budget.check_budget(fam, cfg, ALL, (0,), LIMITS)
+    _one_sentence(message)
+    assert "MB of memory" in message and lever in message
+
+
+def test_default_lab_run_fits_the_hosted_budget():
+    fam = make_family("sinusoid")
+    cfg = TrainConfig(iterations=450, test_tasks=1000, val_tasks=100, checkpoints=10)
+    assert budget.check_budget(fam, cfg, ALL, (0,), LIMITS) is None
+
+
+def test_scoring_chunk_shrinks_for_big_models_and_keeps_the_family_chunk_otherwise():
+    fam = make_family("sinusoid")
+    small = budget.scoring_chunk(fam, fam.make_model((40, 40)), 10, 10, 10)
+    big = budget.scoring_chunk(fam, fam.make_model((1024, 1024)), 10, 10, 10)
+    assert small == fam.eval_chunk
+    assert 1 <= big < 50
+
+
+PEAK = """
+import json, resource, sys, torch
+torch.set_num_threads(1)
+import torch._dynamo
+from core import budget
+from core.config import TrainConfig
+from core.families import make_family
+from core.training import compare
+family, settings, train, methods = json.loads(sys.argv[1])
+fam, cfg = make_family(family, **settings), TrainConfig(**train)
+predicted = budget.estimate(fam, cfg, methods).peak_bytes
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for _ in compare(fam, methods, cfg):
+    pass
+print(json.dumps([predicted, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024]))
+"""
+
+
+@pytest.mark.parametrize("case", [
+    ["sinusoid", {}, {"iterations": 5, "hidden": [512, 512], "test_tasks": 1000,
+                      "checkpoints": 0}, ["maml", "reptile"]],
+    ["sinusoid", {}, {"iterations": 5, "test_tasks": 100_000, "eval_steps": [0, 1],
+                      "checkpoints": 0},
+     ["maml", "pretrain"]],
+    ["digits", {}, {"iterations": 2, "meta_batch_size": 16, "test_tasks": 100, "val_tasks": 20,
+                    "checkpoints": 0}, ["maml"]],
+])
+def test_memory_estimate_within_a_third_to_three_times_the_measured_peak_growth(case):
+    """Peak resident memory grown by the run, in a fresh process (its peak never shrinks back).
+
+    Quiet runs measured 0.8–1.3×; the allocator's reuse of freed memory varies from run to run,
+    so the band is wider than the CPU estimate's."""
+    done = subprocess.run([sys.executable, "-c", PEAK, json.dumps(case)], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).parents[1])
+    predicted, measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 1 / 3 <= predicted / measured <= 3.0, (predicted, measured)

@@ -1,0 +1,119 @@
+"""The job queue: order and place, Stop, the deadline, a closed page, and visitors kept apart."""
+import time
+
+import pytest
+import torch._dynamo  # noqa: F401  the optimisers import it on first use (seconds): the app does at start
+
+from core.config import TrainConfig
+from dashboard import jobs
+from core.runspec import RunSpec
+
+
+def spec(iterations: int = 100_000, seed: int = 0, methods=("maml",), **train) -> RunSpec:
+    cfg = TrainConfig(iterations=iterations, test_tasks=50, val_tasks=20, checkpoints=0, **train)
+    return RunSpec("sinusoid", (), tuple(methods), cfg, (seed,))
+
+
+def wait_for(manager, owner, ok, timeout=10.0, also=()):
+    """Poll like a page does (each poll is a heartbeat) until `ok(snapshot)`; keep `also` alive."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for other in also:
+            manager.poll(other)
+        snap = manager.poll(owner)
+        if ok(snap):
+            return snap
+        time.sleep(0.05)
+    raise AssertionError(f"timed out; last: {snap.state if snap else None}")
+
+
+@pytest.fixture
+def manager():
+    m = jobs.JobManager(concurrency=1, heartbeat_s=2.0)
+    yield m
+    for owner in list(m._latest):
+        m.stop(owner)
+    for owner in list(m._latest):  # let every thread end before the next test
+        wait_for(m, owner, lambda s: not s.active, timeout=5)
+
+
+def test_queue_runs_in_order_and_tells_each_visitor_their_place(manager):
+    for owner, seed in (("a", 0), ("b", 1), ("c", 2)):
+        manager.submit(owner, spec(seed=seed), estimate_s=30.0)
+    a = wait_for(manager, "a", lambda s: s.state == jobs.RUNNING, also="bc")
+    b, c = manager.poll("b"), manager.poll("c")
+    assert (b.state, b.position, c.state, c.position) == (jobs.QUEUED, 1, jobs.QUEUED, 2)
+    assert 0 < b.wait_s <= 30 and c.wait_s == pytest.approx(b.wait_s + 30, abs=1)
+    assert a.position == 0 and a.bars["maml"].text
+    manager.stop("a")
+    wait_for(manager, "b", lambda s: s.state == jobs.RUNNING, timeout=3, also="ac")
+    assert manager.poll("c").position == 1 and manager.poll("a").state == jobs.STOPPED
+
+
+def test_a_visitor_can_leave_the_queue(manager):
+    manager.submit("a", spec(), 30.0)
+    manager.submit("b", spec(seed=1), 30.0)
+    manager.stop("b")
+    assert manager.poll("b").state == jobs.LEFT and manager.poll("a").active
+
+
+def test_stop_acts_within_a_second_and_keeps_finished_methods(manager):
+    manager.submit("a", spec(iterations=20_000, methods=("scratch", "maml")), 30.0)
+    wait_for(manager, "a", lambda s: [r.method for r in s.results] == ["scratch"]
+             and s.bars["maml"].fraction > 0)
+    asked = time.monotonic()
+    manager.stop("a")
+    snap = wait_for(manager, "a", lambda s: not s.active, timeout=3)
+    assert time.monotonic() - asked < 1.0
+    assert snap.state == jobs.STOPPED and [r.method for r in snap.results] == ["scratch"]
+    assert "finished result" in snap.message
+
+
+def test_deadline_cuts_a_run_that_the_estimate_let_through(manager):
+    manager.submit("a", spec(), estimate_s=0.1, deadline_s=0.5)
+    snap = wait_for(manager, "a", lambda s: not s.active, timeout=5)
+    assert snap.state == jobs.CUT and "time limit of 0.5 s" in snap.message
+    assert 0.5 <= snap.elapsed_s < 1.5
+
+
+def test_a_run_whose_page_is_gone_is_stopped_within_seconds(manager):
+    manager.submit("gone", spec(), 30.0)
+    manager.submit("b", spec(iterations=20, seed=1), 1.0)
+    started = time.monotonic()
+    # Only "b" keeps polling: "gone" closed its tab right after pressing Train.
+    snap = wait_for(manager, "b", lambda s: s.state == jobs.DONE, timeout=15)
+    assert time.monotonic() - started < 10
+    gone = manager.poll("gone")
+    assert gone.state == jobs.GONE and "closed" in gone.message
+    assert [r.method for r in snap.results] == ["maml"]
+
+
+def test_visitors_never_see_each_others_jobs(manager):
+    manager.submit("a", spec(), 30.0)
+    assert manager.poll("b") is None
+    manager.stop("b")  # b's Stop cannot touch a's run
+    b_spec = spec(seed=7)
+    manager.submit("b", b_spec, 30.0)
+    a, b = manager.poll("a"), manager.poll("b")
+    assert a.state == jobs.RUNNING and b.key == b_spec.key() and a.key != b.key
+    assert a.job_id != b.job_id
+
+
+def test_a_second_train_returns_the_run_under_way(manager):
+    first = manager.submit("a", spec(), 30.0)
+    assert manager.submit("a", spec(seed=3), 30.0) is first
+
+
+def test_trained_settings_come_from_the_cache_without_training(manager):
+    short = spec(iterations=20)
+    manager.submit("a", short, 1.0)
+    done = wait_for(manager, "a", lambda s: s.state == jobs.DONE)
+    again = manager.submit("b", short, 1.0)
+    assert again.state == jobs.DONE and again.results[0] is done.results[0]
+
+
+def test_bad_settings_fail_in_one_short_sentence(manager):
+    bad = RunSpec("sinusoid", (("shots", "x" * 100_000),), ("maml",), TrainConfig(), (0,))
+    manager.submit("a", bad, 1.0)
+    snap = wait_for(manager, "a", lambda s: not s.active)
+    assert snap.state == jobs.FAILED and "shots" in snap.message and len(snap.message) <= 300
