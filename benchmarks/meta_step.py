@@ -59,16 +59,18 @@ def main() -> None:
     batches = [family.sample(25, gen) for _ in range(20)]
     timers = {LOOP: StepTimer(lambda lr, phi, batch: loop_maml_gradient(phi, batch, 0.01), learner,
                               batches)}
+    def timer(meta_gradient, fused: bool = False) -> StepTimer:
+        return StepTimer(lambda lr, phi, batch: meta_gradient(lr, phi, batch, cfg), learner,
+                         batches, fused)
+
     eager = {}
     for name, label in [("maml", "ours, second-order MAML"), ("fomaml", "ours, first-order MAML"),
                         ("reptile", "ours, Reptile (5 inner steps)")]:
-        method = METHODS[name].meta_gradient
-        timers[label] = eager[name] = StepTimer(lambda lr, phi, batch, m=method: m(lr, phi, batch, cfg),
-                                                learner, batches)
+        timers[label] = eager[name] = timer(METHODS[name].meta_gradient)
     reason = compiled.unavailable() if args.compiled else "not asked for (--no-compiled)"
-    fast = {} if reason else {name: StepTimer(lambda lr, phi, batch, m=compiled.meta_gradient(
-        METHODS[name]): m(lr, phi, batch, cfg), learner, batches, fused=True) for name in eager}
-    timers.update({f"compiled {name}": timer for name, timer in fast.items()})
+    fast = {} if reason else {name: timer(compiled.meta_gradient(METHODS[name]), fused=True)
+                              for name in eager}
+    timers.update({f"compiled {name}": t for name, t in fast.items()})
     rounds = 10
     time_interleaved(timers, warmup=10, rounds=rounds, per_round=max(1, args.repeats // rounds))
     print(f"threads={args.threads}, 25 tasks, 1-40-40-1, K=10, median of {args.repeats} iterations "

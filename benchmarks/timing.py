@@ -42,7 +42,8 @@ class StepTimer:
         return 1000 * sorted(self.times)[len(self.times) // 2]
 
 
-def time_interleaved(timers: dict[str, StepTimer], warmup: int, rounds: int, per_round: int) -> None:
+def time_interleaved(timers: dict[str, StepTimer], warmup: int, rounds: int,
+                     per_round: int) -> None:
     """Warm every timer up, then time them in turns so background load hits them all alike."""
     for timer in timers.values():
         timer.run(warmup)

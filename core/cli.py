@@ -91,9 +91,9 @@ def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argpa
                              "whether its claim held; other flags override its settings "
                              "(`python -m core scenarios` lists them)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile each method's meta-step: for long runs (compiling takes "
-                             "seconds to minutes per method, cached under ~/.cache/meta-lab/inductor; "
-                             "same numbers up to float rounding)")
+                        help="torch.compile each method's meta-step, for long runs: compiling "
+                             "takes seconds to minutes per method (cached under "
+                             "~/.cache/meta-lab/inductor); same numbers up to float rounding")
     cli_runs.add_save_arguments(parser)
     if scenario is not None:
         parser.set_defaults(**_scenario_defaults(scenario))
