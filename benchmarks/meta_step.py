@@ -1,7 +1,10 @@
-"""Milliseconds per meta-iteration on the MAML paper's sinusoid setup: ours vs a per-task loop.
+"""Milliseconds per meta-iteration on the MAML paper's sinusoid setup: ours vs a per-task loop,
+and the compiled path (`--compile`: torch.compile, fused Adam) vs eager, side by side.
 
 Setup: 25 tasks, MLP 1-40-40-1, K=10 support and 10 query points, 1 inner step (α=0.01), Adam.
-Run: python benchmarks/meta_step.py [--repeats 200] [--threads 1]
+Compile time (the first iteration, wall clock; shorter once Inductor's cache holds it) is
+printed apart from the per-iteration medians.
+Run: python benchmarks/meta_step.py [--repeats 300] [--threads 1] [--no-compiled]
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from core import compiled
 from core.algorithms import METHODS
 from core.config import TrainConfig
 from core.evaluation import make_learner
@@ -44,6 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300, help="timed iterations per method")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compiled", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the compiled path of each method (default on)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = TrainConfig(inner_lr=0.01, inner_steps=1, reptile_inner_steps=5)
@@ -53,15 +59,29 @@ def main() -> None:
     batches = [family.sample(25, gen) for _ in range(20)]
     timers = {LOOP: StepTimer(lambda lr, phi, batch: loop_maml_gradient(phi, batch, 0.01), learner,
                               batches)}
+    def timer(meta_gradient, fused: bool = False) -> StepTimer:
+        return StepTimer(lambda lr, phi, batch: meta_gradient(lr, phi, batch, cfg), learner,
+                         batches, fused)
+
+    eager = {}
     for name, label in [("maml", "ours, second-order MAML"), ("fomaml", "ours, first-order MAML"),
                         ("reptile", "ours, Reptile (5 inner steps)")]:
-        method = METHODS[name].meta_gradient
-        timers[label] = StepTimer(lambda lr, phi, batch, m=method: m(lr, phi, batch, cfg), learner,
-                                  batches)
+        timers[label] = eager[name] = timer(METHODS[name].meta_gradient)
+    reason = compiled.unavailable() if args.compiled else "not asked for (--no-compiled)"
+    fast = {} if reason else {name: timer(compiled.meta_gradient(METHODS[name]), fused=True)
+                              for name in eager}
+    timers.update({f"compiled {name}": t for name, t in fast.items()})
     rounds = 10
     time_interleaved(timers, warmup=10, rounds=rounds, per_round=max(1, args.repeats // rounds))
-    print(f"threads={args.threads}, 25 tasks, 1-40-40-1, K=10, median of {args.repeats} iterations")
-    print_ratios(timers, LOOP, digits=2)
+    print(f"threads={args.threads}, 25 tasks, 1-40-40-1, K=10, median of {args.repeats} iterations "
+          "(CPU time of this process)")
+    print_ratios({k: t for k, t in timers.items() if not k.startswith("compiled")}, LOOP, digits=2)
+    if reason:
+        print(f"compiled path skipped: {reason}")
+    for name, timer in fast.items():
+        print(f"\n{name}: compile (first iteration, wall clock) {timer.first_seconds:.1f} s")
+        print_ratios({"eager": eager[name], "compiled + fused Adam": timer}, "eager", digits=2,
+                     ratio="eager/compiled")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from core import cli_runs
+from core import compiled as compiling
 from core.algorithms import METHODS
 from core.config import TrainConfig
 from core.data.omniglot import DatasetUnavailable
@@ -89,6 +90,10 @@ def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argpa
                         help="run a scenario exactly as the dashboard's Train does, then say "
                              "whether its claim held; other flags override its settings "
                              "(`python -m core scenarios` lists them)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile each method's meta-step, for long runs: compiling "
+                             "takes seconds to minutes per method (cached under "
+                             "~/.cache/meta-lab/inductor); same numbers up to float rounding")
     cli_runs.add_save_arguments(parser)
     if scenario is not None:
         parser.set_defaults(**_scenario_defaults(scenario))
@@ -152,7 +157,7 @@ def _write_outputs(args: argparse.Namespace, family, cfg: TrainConfig, methods, 
     if args.json:
         config = {"family": family.name, "family_settings": family.as_dict(),
                   "training": cfg.as_dict(), "methods": methods, "seeds": list(args.seed),
-                  "threads": args.threads,
+                  "threads": args.threads, "compiled": args.compile,
                   "versions": {"python": platform.python_version(), "torch": torch.__version__}}
         with open(args.json, "w") as f:
             json.dump({"config": config, "rows": rows}, f, indent=1)
@@ -195,9 +200,11 @@ def run_compare(argv: Sequence[str]) -> int:
     family, cfg, methods = configs_from_args(args, args.seed[0])
     store = cli_runs.store_for_save(args)
     family.load(progress=None if args.quiet else _print_download)
+    if args.compile and (reason := compiling.unavailable()):
+        raise SettingError(f"--compile is not available here: {reason}")
     every = max(1, cfg.iterations // 10)
     results = []
-    for event in compare(family, methods, cfg, args.seed):
+    for event in compare(family, methods, cfg, args.seed, compiled=args.compile):
         if not args.quiet:
             _print_event(event, every)
         if isinstance(event, MethodResult):

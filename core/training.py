@@ -9,6 +9,7 @@ from typing import Iterator, Sequence, Union
 import torch
 from torch import Tensor
 
+from core import compiled as compiling
 from core.algorithms import METHODS, AdaptPlan, Method, PlanHook
 from core.config import TrainConfig
 from core.budget import scoring_chunk
@@ -72,9 +73,10 @@ def _finite(loss: Tensor, grads: Params) -> bool:
     return bool(torch.isfinite(loss)) and all(bool(torch.isfinite(g).all()) for g in grads.values())
 
 
-def _optimizer(method: Method, params: list[Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
-    if method.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.meta_lr)
+def _optimizer(method: Method, params: list[Tensor], cfg: TrainConfig,
+               fused: bool = False) -> torch.optim.Optimizer:
+    if method.optimizer == "adam":  # fused: one kernel per tensor, for the compiled path's speed
+        return torch.optim.Adam(params, lr=cfg.meta_lr, fused=fused)
     return torch.optim.SGD(params, lr=cfg.reptile_step_size)
 
 
@@ -101,28 +103,34 @@ def _chunk(learner: FamilyLearner, tasks: TaskBatch, steps: tuple[int, ...]) -> 
 
 def train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
                  test_tasks: TaskBatch, val_tasks: TaskBatch,
-                 stop: Stop | None = None) -> Iterator[Event]:
+                 stop: Stop | None = None, compiled: bool = False) -> Iterator[Event]:
     """Meta-train one method from the seed's shared initialisation, then score it on test tasks.
 
     Yields Progress and Checkpoint events, and finally the MethodResult, then one per test-time
     variant of the method (e.g. ANIL with the whole net adapted). A non-finite loss or gradient
     stops training and marks the result diverged instead of raising. When `stop` (asked every
-    iteration and between scoring chunks) says so, it ends without a result.
+    iteration and between scoring chunks) says so, it ends without a result. `compiled` runs
+    the meta-gradient through torch.compile (core/compiled.py) and Adam fused: same numbers up
+    to float rounding.
     """
     try:
         yield from _train_method(learner, method_name, cfg, test_tasks, val_tasks,
-                                 stop or (lambda: False))
+                                 stop or (lambda: False), compiled)
     except Stopped:
         return
 
 
 def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
-                  test_tasks: TaskBatch, val_tasks: TaskBatch, stop: Stop) -> Iterator[Event]:
+                  test_tasks: TaskBatch, val_tasks: TaskBatch, stop: Stop,
+                  compiled: bool) -> Iterator[Event]:
     method = METHODS[method_name]
     initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")), cfg)
     phi = {k: v.requires_grad_(True) for k, v in initial.items()}
     tasks_gen = generator(cfg.seed, "train")  # every method sees the same task sequence
-    opt = _optimizer(method, list(phi.values()), cfg)
+    opt = _optimizer(method, list(phi.values()), cfg, fused=compiled)
+    meta_gradient = method.meta_gradient
+    if compiled and meta_gradient:
+        meta_gradient = compiling.meta_gradient(method)
     result = MethodResult(method_name, cfg.seed, phi, 0.0, {})
     iterations = cfg.iterations if method.meta_gradient else 0
     every = max(1, iterations // 100)
@@ -139,7 +147,7 @@ def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
         if it == iterations:
             break
         batch = learner.family.sample(cfg.meta_batch_size, tasks_gen, "train")
-        grads, loss = method.meta_gradient(learner, phi, batch, cfg)
+        grads, loss = meta_gradient(learner, phi, batch, cfg)
         if not _finite(loss, grads):
             result.diverged = (f"training diverged at iteration {it + 1} (meta-loss {loss.item():g}); "
                                "lower the learning rates")
@@ -198,12 +206,13 @@ def check_methods(methods: Sequence[str]) -> None:
 
 
 def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
-            seeds: Sequence[int] | None = None, stop: Stop | None = None) -> Iterator[Event]:
+            seeds: Sequence[int] | None = None, stop: Stop | None = None,
+            compiled: bool = False) -> Iterator[Event]:
     """Train and score every method for every seed (default: cfg.seed); each seed has its own
     test tasks, validation tasks and initialisation, shared by all methods.
 
     When `stop` says so the run ends: methods already finished keep their results, the one
-    under way yields none and the rest do not start."""
+    under way yields none and the rest do not start. `compiled`: see train_method."""
     check_methods(methods)
     seeds = (cfg.seed,) if seeds is None else seeds
     learner = make_learner(family, cfg.hidden)
@@ -214,7 +223,7 @@ def compare(family: TaskFamily, methods: Sequence[str], cfg: TrainConfig,
         for name in methods:
             if stop is not None and stop():
                 return
-            yield from train_method(learner, name, seeded, test_tasks, val_tasks, stop)
+            yield from train_method(learner, name, seeded, test_tasks, val_tasks, stop, compiled)
 
 
 @dataclass(frozen=True)
