@@ -1,7 +1,6 @@
 """The dashboard's run store: the local SQLite store, or one in memory per visitor when hosted."""
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from typing import Sequence
 
@@ -14,6 +13,7 @@ from core.store import MEMORY, RunStore, StoreError, default_path, load_run, ope
 from core.scenarios import run_spec
 from core.settings import SettingError, without_paths
 from core.training import MethodResult
+from dashboard.hosting import hosted
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
 from dashboard.state import job_manager
@@ -21,11 +21,6 @@ from dashboard.state import job_manager
 GALLERY_PREFIX = "Gallery: "
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
            "hosted"]
-
-
-def hosted() -> bool:
-    """Whether the app serves the public (META_LAB_HOSTED=1): no disk is shared or kept."""
-    return os.environ.get("META_LAB_HOSTED") == "1"
 
 
 @st.cache_resource
