@@ -116,7 +116,7 @@ def _trained_elsewhere(spec: RunSpec, directory: Path) -> tuple[str, list[Method
             run = from_bytes(path.read_bytes())
         except RunFileError:
             continue
-        if {**run.settings, "methods": None} == wanted and method in run.settings["methods"]:
+        if {**run.spec().as_dict(), "methods": None} == wanted and method in run.settings["methods"]:
             return path.name, [r for r in run.results if r.method == method]
     return None
 

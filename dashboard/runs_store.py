@@ -1,7 +1,6 @@
 """The dashboard's run store: the local SQLite store, or one in memory per visitor when hosted."""
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from typing import Sequence
 
@@ -14,18 +13,14 @@ from core.store import MEMORY, RunStore, StoreError, default_path, load_run, ope
 from core.scenarios import run_spec
 from core.settings import SettingError, without_paths
 from core.training import MethodResult
+from dashboard.hosting import hosted
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
-from dashboard.state import result_store
+from dashboard.state import job_manager
 
 GALLERY_PREFIX = "Gallery: "
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
            "hosted"]
-
-
-def hosted() -> bool:
-    """Whether the app serves the public (META_LAB_HOSTED=1): no disk is shared or kept."""
-    return os.environ.get("META_LAB_HOSTED") == "1"
 
 
 @st.cache_resource
@@ -122,5 +117,5 @@ def open_problem(spec: RunSpec) -> str | None:
 
 def open_run(spec: RunSpec, results: Sequence[MethodResult]) -> None:
     """Make the run what Compare, Inspect and Training show: its results and its settings."""
-    result_store().put(spec, list(results))
+    job_manager().store.put(spec.key(), list(results))
     apply_spec(spec)
