@@ -5,7 +5,7 @@ import torch
 import torch._dynamo  # noqa: F401
 
 from dashboard.sidebar import settings_sidebar
-from dashboard.state import run_indicator
+from dashboard.state import page_start, run_indicator
 
 torch.set_num_threads(1)  # leave the second core to the Streamlit server
 
@@ -25,5 +25,6 @@ others = [
 page = st.navigation(with_settings + others)
 if page in with_settings:  # drawn here, not in the pages, so all three share one set of widgets
     settings_sidebar()
-run_indicator()  # every page follows the visitor's run (and keeps it alive) while it goes
+page_start()
 page.run()
+run_indicator()  # every page follows the visitor's run (and keeps it alive) while it goes

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from core.budget import Limits
-from core.settings import Spec, excerpt
+from core.settings import Spec
 
 # The most a visitor of a hosted app may ask for, by setting name (any family, the training
 # settings, and the sidebar's own test_steps and seeds). The CPU and memory budgets decide
@@ -106,6 +106,7 @@ def clamp_url(params: dict[str, Any], path_keys: set[str]) -> tuple[dict[str, st
         new = _clamped_widths(value, limit) if name == "hidden" else _clamped_number(value, limit)
         if new is not None:
             changes[key] = new
-            notes.append(f"The link asked for {name} = {excerpt(value, 24)}; this server allows "
+            asked = value if len(value) <= 24 else value[:23] + "…"  # never echo a long input
+            notes.append(f"The link asked for {name} = {asked}; this server allows "
                          f"at most {limit}, so {name} = {new} is used.")
     return changes, notes

@@ -9,6 +9,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
+import torch
+
 from core.config import TrainConfig
 from core.families import TaskFamily
 from core.settings import SettingError
@@ -16,7 +18,7 @@ from core.training import Event, MethodResult, Progress, compare
 from dashboard.theme import label
 
 MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)
-HEARTBEAT_S = 6.0  # a job whose page has not asked for it this long is stopped: its visitor left
+HEARTBEAT_S = 8.0  # a job whose page has not asked for it this long is stopped: its visitor left
 FORGET_S = 600.0  # finished jobs of visitors who stopped asking are dropped after this long
 
 QUEUED, RUNNING, DONE, STOPPED, LEFT, CUT, GONE, FAILED = (
@@ -273,6 +275,9 @@ class JobManager:
 
     def _work(self, job: Job) -> None:
         """A job's thread: train, record progress and results, then make room for the next."""
+        # OpenMP's thread count is per thread: a new thread would use every core, and its
+        # threads spin against the server's on a shared CPU. One core per training.
+        torch.set_num_threads(1)
         reason: list[str] = []
 
         def stop() -> bool:

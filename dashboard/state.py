@@ -1,6 +1,7 @@
 """The server's job queue and results cache, and the page parts that start and follow a run."""
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Callable
@@ -9,13 +10,17 @@ import streamlit as st
 
 from core import budget
 from core.runspec import RunSpec
+from core.data.omniglot import DatasetUnavailable
 from core.settings import SettingError
 from core.training import MethodResult
 from dashboard import hosting
 from dashboard.jobs import QUEUED, JobManager, Snapshot, concurrency_from_env
 
-POLL_S = 1.0  # the page asks for its run's progress this often; each ask is the heartbeat
+# The page asks for its run's progress this often (each ask is the run's heartbeat): often
+# enough to look live, rarely enough that six browsers redrawing do not slow the training.
+POLL_S = 2.0
 PLANS = "_plans"  # session key: estimates by settings key
+FOLLOWED = "_followed"  # session key: this script run already shows the visitor's run
 
 
 @st.cache_resource
@@ -51,12 +56,19 @@ def plan(spec: RunSpec) -> Plan:
     """Estimate the run (once per settings and session); hosted servers check their budget."""
     plans = st.session_state.setdefault(PLANS, {})
     if spec.key() not in plans:
-        family = spec.make_family()
-        est = budget.estimate(family, spec.config, spec.methods, spec.seeds)
-        refusal = (budget.check_budget(family, spec.config, spec.methods, spec.seeds,
-                                       hosting.limits()) if hosting.hosted() else None)
-        plans[spec.key()] = Plan(est.cpu_seconds, est.peak_bytes / 1e6, refusal)
+        try:
+            plans[spec.key()] = _estimated(spec)
+        except (SettingError, DatasetUnavailable) as err:  # e.g. data that is not at hand
+            plans[spec.key()] = Plan(math.nan, math.nan, str(err))
     return plans[spec.key()]
+
+
+def _estimated(spec: RunSpec) -> Plan:
+    family = spec.make_family()
+    est = budget.estimate(family, spec.config, spec.methods, spec.seeds)
+    refusal = (budget.check_budget(family, spec.config, spec.methods, spec.seeds,
+                                   hosting.limits()) if hosting.hosted() else None)
+    return Plan(est.cpu_seconds, est.peak_bytes / 1e6, refusal)
 
 
 def start(spec: RunSpec) -> None:
@@ -96,6 +108,7 @@ def follow(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] |
     """Show this visitor's run live (place in the queue, bars, Stop), refreshed every second;
     when it ends the whole page reruns to show the results. Returns the run as it was."""
     snap = my_run(spec)
+    st.session_state[FOLLOWED] = True
     if snap is not None and snap.active:
         st.fragment(_live, run_every=POLL_S)(spec, partial)
     elif spec is not None and job_manager().busy_with(spec.key()):
@@ -133,7 +146,7 @@ def train_button(spec: RunSpec | None, error: str | None, where=st, text: str = 
     going = snap is not None and snap.active
     again = snap is not None and spec is not None and snap.key == spec.key() and not going
     results = cached_results(spec)
-    refused = spec is not None and not error and _refusal(spec) is not None
+    refused = spec is not None and not error and plan(spec).refusal is not None
     pressed = where.button(
         "Train again" if again and results is None else text, type="primary", width="stretch",
         disabled=results is not None or bool(error) or going or refused,
@@ -143,13 +156,6 @@ def train_button(spec: RunSpec | None, error: str | None, where=st, text: str = 
     if pressed:
         start(spec)
     return pressed
-
-
-def _refusal(spec: RunSpec) -> str | None:
-    try:
-        return plan(spec).refusal
-    except SettingError as err:
-        return str(err)
 
 
 def estimate_note(spec: RunSpec) -> None:
@@ -180,8 +186,16 @@ def results_or_prompt(spec: RunSpec | None, error: str | None) -> list[MethodRes
     return None
 
 
+def page_start() -> None:
+    """Before a page runs: it has not shown the visitor's run yet."""
+    st.session_state[FOLLOWED] = False
+
+
 def run_indicator() -> None:
-    """On every page: a line in the sidebar while this visitor's run goes (its heartbeat too)."""
+    """After a page that did not show the visitor's run: a line in the sidebar while it goes,
+    which is also its heartbeat (one poll per page, not two)."""
+    if st.session_state.get(FOLLOWED):
+        return
     snap = job_manager().poll(visitor())
     if snap is not None and snap.active:
         with st.sidebar:

@@ -117,3 +117,14 @@ def test_bad_settings_fail_in_one_short_sentence(manager):
     manager.submit("a", bad, 1.0)
     snap = wait_for(manager, "a", lambda s: not s.active)
     assert snap.state == jobs.FAILED and "shots" in snap.message and len(snap.message) <= 300
+
+
+def test_a_reloaded_page_takes_back_its_run_but_never_a_live_one(manager):
+    running = spec()
+    manager.submit("old-tab", running, 30.0)
+    assert manager.adopt("other", running.key()) is None  # its page is still asking
+    time.sleep(manager.heartbeat_s / 2 + 0.2)  # the old tab stopped asking: it was reloaded
+    assert manager.adopt("stranger", spec(seed=5).key()) is None  # other settings: nothing
+    snap = manager.adopt("new-tab", running.key())
+    assert snap is not None and snap.state == jobs.RUNNING
+    assert manager.poll("old-tab") is None and manager.poll("new-tab").job_id == snap.job_id
