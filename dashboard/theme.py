@@ -1,9 +1,19 @@
-"""One colour and one plain-words label per method, shared by every chart of the dashboard."""
+"""One colour and one plain-words label per method, and the charts' fonts, shared by every chart."""
 from __future__ import annotations
 
 import plotly.colors
+import plotly.graph_objects as go
+import plotly.io as pio
 
 from core.algorithms import METHODS
+from dashboard.i18n import t, t_or
+
+# Chinese labels need a CJK font; Latin text keeps plotly's usual look in front of it.
+FONT_FAMILY = ('"Open Sans", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", '
+               '"PingFang SC", "Microsoft YaHei", verdana, arial, sans-serif')
+pio.templates["cjk"] = go.layout.Template(layout={"font": {"family": FONT_FAMILY}})
+if "cjk" not in pio.templates.default:  # on top of whatever Streamlit (or plotly) set
+    pio.templates.default = f"{pio.templates.default}+cjk"
 
 # Okabe–Ito colours: distinguishable with colour-blindness, readable on light and dark themes.
 METHOD_COLORS: dict[str, str] = {
@@ -17,20 +27,9 @@ METHOD_COLORS: dict[str, str] = {
     "metasgd": "#332288",     # indigo
     "scratch": "#999999",   # grey: the floor
 }
-METHOD_LABELS: dict[str, str] = {
-    "maml": "MAML",
-    "fomaml": "First-order MAML",
-    "reptile": "Reptile",
-    "pretrain": "Pre-training",
-    "anil": "ANIL (head adapted)",
-    "anil-whole": "ANIL (whole net adapted)",
-    "metasgd": "Meta-SGD (learned α)",
-    "scratch": "Scratch (random init)",
-}
 # Class colours for decision regions: distinct from the method colours above.
 CLASS_COLORS: tuple[str, ...] = ("#CC79A7", "#56B4E9", "#F0E442", "#8C6D31", "#7F3C8D",
                                  "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A")
-METRIC_LABELS = {"loss": "test loss", "accuracy": "test accuracy"}
 
 
 def color(method: str) -> str:
@@ -42,10 +41,18 @@ def color(method: str) -> str:
 
 
 def label(method: str) -> str:
-    """The method's name in plain words."""
-    if method in METHOD_LABELS:
-        return METHOD_LABELS[method]
-    return METHODS[method].title if method in METHODS else method
+    """The method's name in plain words, in the current language (`method.<name>`)."""
+    return t_or(f"method.{method}", METHODS[method].title if method in METHODS else method)
+
+
+def metric_label(metric: str) -> str:
+    """'test loss', 'test accuracy' in the current language (`metric.<name>.test`)."""
+    return t_or(f"metric.{metric}.test", metric)
+
+
+def metric_name(metric: str) -> str:
+    """'loss', 'accuracy' in the current language (`metric.<name>`)."""
+    return t_or(f"metric.{metric}", metric)
 
 
 def class_color(index: int) -> str:
@@ -54,5 +61,5 @@ def class_color(index: int) -> str:
 
 
 def steps_text(k: int) -> str:
-    """'1 step', '5 steps'."""
-    return f"{k} step" if k == 1 else f"{k} steps"
+    """'1 step', '5 steps' (in the current language)."""
+    return t("steps.one" if k == 1 else "steps.many", k=k)

@@ -79,7 +79,7 @@ def _on_click(event, fig, support: pd.DataFrame, family: TaskFamily, new_label: 
     if not points:
         return
     point = points[0]
-    name = fig.data[point["curve_number"]].name
+    name = fig.data[point["curve_number"]].meta
     selected = st.session_state.get("selected")
     if name == SUPPORT:
         index = point["point_index"]
