@@ -11,6 +11,7 @@ from collections import Counter
 import pandas as pd
 
 from core.evaluation import higher_is_better
+from core.scenarios import Beats, Close, Condition, Near, Scenario
 from dashboard.frames import leaders
 from dashboard.i18n import t
 from dashboard.theme import label, metric_name, steps_text
@@ -129,3 +130,28 @@ def training_sentences(checkpoints: pd.DataFrame, metric: str, trained_steps: in
                        metric=metric_name(metric), after=_moved(*ends[trained_steps], metric),
                        before=_moved(*ends[0], metric)))
     return lines
+
+
+def _claim(condition: Condition) -> str:
+    """One checked part of a scenario's sentence, in words."""
+    if isinstance(condition, Beats):
+        extra = t("claim.apart") if condition.separated else ""
+        extra += t("claim.margin", margin=f"{condition.margin:.0%}") if condition.margin else ""
+        return t("claim.beats", winner=label(condition.winner), loser=label(condition.loser),
+                 winner_steps=steps_text(condition.winner_step),
+                 loser_steps=steps_text(condition.loser_step),
+                 metric=metric_name(condition.metric), extra=extra)
+    if isinstance(condition, Near):
+        return t("claim.near", method=label(condition.method), metric=metric_name(condition.metric),
+                 step=condition.step, value=f"{condition.value:.3g}", tol=f"{condition.tol:g}")
+    if isinstance(condition, Close):
+        return t("claim.close", first=label(condition.first), second=label(condition.second),
+                 metric=metric_name(condition.metric), step=condition.step,
+                 tol=f"{condition.tol:g}")
+    return t("claim.overfits", method=label(condition.method), by_step=condition.by_step,
+             ratio=f"{condition.ratio:g}")
+
+
+def claim_failures(scenario: Scenario, rows: pd.DataFrame) -> list[str]:
+    """The parts of the scenario's sentence that the pooled result rows contradict, in words."""
+    return [_claim(c) for c in scenario.claims if not c.holds(rows)]

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from core.algorithms import METHODS
+from core.families import FAMILIES
 from dashboard.i18n import t, t_or
 
 # Chinese labels need a CJK font; Latin text keeps plotly's usual look in front of it.
@@ -43,6 +44,11 @@ def color(method: str) -> str:
 def label(method: str) -> str:
     """The method's name in plain words, in the current language (`method.<name>`)."""
     return t_or(f"method.{method}", METHODS[method].title if method in METHODS else method)
+
+
+def family_title(family: str) -> str:
+    """The task family's title in the current language (`family.<name>.title`)."""
+    return t_or(f"family.{family}.title", FAMILIES[family].title if family in FAMILIES else family)
 
 
 def metric_label(metric: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.theme import METHOD_COLORS, METHOD_LABELS
+from dashboard.theme import METHOD_COLORS, label
 
 # Task colours avoid the method colours and stay readable on light and dark backgrounds.
 TASK_COLORS = ("#A6761D", "#9467BD", "#17BECF", "#BCBD22", "#CC79A7")
@@ -119,7 +119,7 @@ def _optima_traces(optima: pd.DataFrame, two_d: bool, top: float | None) -> list
     traces = []
     order = list(OPTIMUM_MARKERS)
     for row in sorted(optima.itertuples(), key=lambda r: order.index(r.method)):
-        name = f"{METHOD_LABELS[row.method]} optimum"
+        name = f"{label(row.method)} optimum"
         color = METHOD_COLORS[row.method]
         symbol, size = OPTIMUM_MARKERS[row.method]
         marker = dict(color=color, size=size, symbol=f"{symbol}-open", line=dict(width=3))
@@ -135,7 +135,7 @@ def _optima_traces(optima: pd.DataFrame, two_d: bool, top: float | None) -> list
                                      line=dict(color=color, dash="dot", width=2)))
             traces.append(go.Scatter(x=[row.x], y=[height], mode="text", showlegend=False,
                                      legendgroup=row.method, hoverinfo="skip",
-                                     text=[f" {METHOD_LABELS[row.method]}"],
+                                     text=[f" {label(row.method)}"],
                                      textposition="middle right",
                                      textfont=dict(color=color, size=12)))
     return traces
@@ -282,7 +282,7 @@ def _tip(d: np.ndarray, norm: float, length: float) -> np.ndarray:
 
 def _label(row) -> str:
     """'MAML  |d| = 0.123'."""
-    return f"{METHOD_LABELS[row.method]}  |d| = {row.norm:.3g}"
+    return f"{label(row.method)}  |d| = {row.norm:.3g}"
 
 
 def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Figure:
@@ -292,7 +292,7 @@ def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Fi
         color = METHOD_COLORS[row.method]
         end = phi[0] + _tip(np.array([row.dx]), row.norm, length)[0]
         fig.add_trace(go.Scatter(x=[phi[0], end], y=[i, i], mode="lines",
-                                 name=METHOD_LABELS[row.method], line=dict(color=color, width=3),
+                                 name=label(row.method), line=dict(color=color, width=3),
                                  hovertemplate=f"{_label(row)}<br>direction {row.dx:.4f}"
                                                "<extra></extra>"))
         if end != phi[0]:
@@ -357,13 +357,13 @@ def meta_training_figure(curves: pd.DataFrame, paths: pd.DataFrame,
             symbol, size = OPTIMUM_MARKERS[row.method]
             fig.add_trace(go.Scatter(
                 x=[row.x], y=[row.y if two_d else methods.index(row.method)], mode="markers",
-                name=f"{METHOD_LABELS[row.method]} optimum", legendgroup=row.method,
+                name=f"{label(row.method)} optimum", legendgroup=row.method,
                 showlegend=False, hovertemplate="%{fullData.name}<extra></extra>",
                 marker=dict(color=METHOD_COLORS[row.method], size=size + 4,
                             symbol=f"{symbol}-open", line=dict(width=2.5))))
     first = len(fig.data)
     for method in methods:
-        fig.add_trace(go.Scatter(mode="lines", name=METHOD_LABELS[method], legendgroup=method,
+        fig.add_trace(go.Scatter(mode="lines", name=label(method), legendgroup=method,
                                  line=dict(color=METHOD_COLORS[method], width=2)))
         fig.add_trace(go.Scatter(mode="markers", showlegend=False, legendgroup=method,
                                  marker=dict(color=METHOD_COLORS[method], size=13,
@@ -381,7 +381,7 @@ def meta_training_figure(curves: pd.DataFrame, paths: pd.DataFrame,
     if not two_d:
         fig.update_layout(height=380)
         fig.update_yaxes(title=None, tickvals=list(range(len(methods))),
-                         ticktext=[METHOD_LABELS[m] for m in methods],
+                         ticktext=[label(m) for m in methods],
                          range=[-0.6, len(methods) - 0.4])
         lo, hi = float(curves["x"].min()), float(curves["x"].max())
         fig.update_xaxes(range=[lo, hi])

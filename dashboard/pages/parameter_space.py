@@ -13,7 +13,7 @@ from dashboard.figures import param_space as figs
 from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, format_phi,
                                            settings_warnings)
 from dashboard.widgets import BIND
-from dashboard.theme import METHOD_LABELS
+from dashboard.theme import label
 
 torch.set_num_threads(1)
 
@@ -171,7 +171,7 @@ def cached_meta_paths(land: ps.Landscape, start: tuple, cfg: TrainConfig) -> dic
 
 def table(points: dict, land: ps.Landscape, inner_lr: float, k: int) -> pd.DataFrame:
     """The 'current vs potential' numbers for each optimum and for your φ."""
-    names = {m: f"{METHOD_LABELS[m]} optimum" for m in ps.OPTIMA} | {"phi": "your φ"}
+    names = {m: f"{label(m)} optimum" for m in ps.OPTIMA} | {"phi": "your φ"}
     rows = ps.summary_table(land, points, inner_lr, k)
     return pd.DataFrame({
         "point": [names[r["method"]] for r in rows],
@@ -195,7 +195,7 @@ def show_notes(land: ps.Landscape, cfg: TrainConfig, drawn: dict) -> None:
         (st.warning if level == "warning" else st.info)(message)
     for m, p in drawn.items():
         if ps.on_edge(p, land):
-            st.warning(f"The {METHOD_LABELS[m]} optimum lies on the edge of the drawn range: the "
+            st.warning(f"The {label(m)} optimum lies on the edge of the drawn range: the "
                        "true one may be further out.")
 
 
@@ -254,7 +254,7 @@ def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, curves: p
     losses = {m: ps.total_loss(land, ps.as_tensor(p)) for m, p in paths.items()}
     st.plotly_chart(figs.meta_training_figure(curves, figs.meta_paths_frame(paths, losses),
                                               optima_frame(land, drawn)), key="ps_meta")
-    elsewhere = [METHOD_LABELS[m] for m in drawn
+    elsewhere = [label(m) for m in drawn
                  if (ps.as_tensor(paths[m][-1]) - drawn[m]).norm() > 0.05]
     if elsewhere:
         st.info(f"{', '.join(elsewhere)} ended away from the optimum marked above: from this "
