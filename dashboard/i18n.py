@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+R = TypeVar("R")
 
 LOCALES = Path(__file__).with_name("locales")
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}  # code → its own name
@@ -45,6 +47,17 @@ def using(lang: str) -> Iterator[None]:
         yield
     finally:
         _language.reset(token)
+
+
+def fixed(function: Callable[..., R]) -> Callable[..., R]:
+    """`function` answering in today's language whenever it is called: Streamlit keeps a
+    widget's format_func and may call it outside this script run."""
+    lang = language()
+
+    def in_language(*args: Any) -> R:
+        with using(lang):
+            return function(*args)
+    return in_language
 
 
 def t(key: str, /, **values: Any) -> str:

@@ -10,7 +10,7 @@ from core.families import FAMILIES
 from core.runspec import RunSpec
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods, run_spec, train_defaults
 from core.settings import specs
-from dashboard.i18n import t, t_or
+from dashboard.i18n import fixed, t, t_or
 from dashboard.theme import family_title, label
 from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 
@@ -102,7 +102,7 @@ def scenario_picker(spec: RunSpec | None) -> Scenario | None:
     scenario = active_scenario(spec)
     st.session_state["scenario"] = scenario.key if scenario else CUSTOM
     st.selectbox(t("scenario.label"), [CUSTOM, *(s.key for s in SCENARIOS)], key="scenario",
-                 on_change=_on_scenario, format_func=scenario_name, help=t("scenario.help"))
+                 on_change=_on_scenario, format_func=fixed(scenario_name), help=t("scenario.help"))
     return scenario
 
 

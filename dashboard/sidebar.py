@@ -14,7 +14,7 @@ from core.scenarios import DEFAULT_TEST_STEPS, default_methods, run_spec, train_
 from core.settings import SettingError, specs
 from core.training import check_methods
 from dashboard import hosting
-from dashboard.i18n import t, t_or
+from dashboard.i18n import fixed, t, t_or
 from dashboard.scenario_sync import on_family, scenario_from_url
 from dashboard.theme import family_title, label
 from dashboard.widgets import BIND, HIDDEN_TRAIN, parse_ints, train_key, widget
@@ -94,12 +94,12 @@ def _settings_sidebar() -> tuple[RunSpec | None, str | None]:
         for note in st.session_state.get(NOTES, []):
             st.warning(note)
         family = st.selectbox(t("sidebar.family"), list(FAMILIES), key="family",
-                              on_change=on_family, format_func=family_title, **BIND)
+                              on_change=on_family, format_func=fixed(family_title), **BIND)
         st.caption(t_or(f"family.{family}.description", FAMILIES[family].description))
         family_values = _family_settings(family)
         # Pills show every method at once (a multiselect clipped the last chip in the sidebar).
         methods = st.pills(t("sidebar.methods"), list(METHODS), selection_mode="multi",
-                           default=list(default_methods()), key="methods", format_func=label,
+                           default=list(default_methods()), key="methods", format_func=fixed(label),
                            **BIND)
         st.subheader(t("sidebar.training"))
         train = _train_settings(family)

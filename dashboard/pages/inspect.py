@@ -12,7 +12,7 @@ from core.training import MethodResult
 from dashboard import adaptation, frames, state
 from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                        task_curve_figure)
-from dashboard.i18n import t
+from dashboard.i18n import fixed, t
 from dashboard.sidebar import current_run
 from dashboard.theme import class_color
 
@@ -26,7 +26,7 @@ def _pick_task(spec: RunSpec, family: TaskFamily, results: list[MethodResult]
         st.session_state["inspect_seed"] = spec.seeds[0]
     left, middle, right = st.columns(3)
     source = left.radio(t("inspect.show"), [HELD_OUT, NEW], key="task_source",
-                        format_func=lambda s: t(f"inspect.source.{s}"), bind="query-params")
+                        format_func=fixed(lambda s: t(f"inspect.source.{s}")), bind="query-params")
     seed = middle.selectbox(t("inspect.seed"), spec.seeds, key="inspect_seed",
                             help=t("inspect.seed.help"))
     if source == HELD_OUT:
@@ -101,7 +101,7 @@ def _class_picker(ways: int) -> int:
                         + t("inspect.class", c=c) for c in range(ways))
     st.markdown(t("inspect.classes", swatches=swatches), unsafe_allow_html=True)
     return st.radio(t("inspect.new_label"), list(range(ways)), horizontal=True,
-                    format_func=lambda c: t("inspect.class", c=c), key="new_label")
+                    format_func=fixed(lambda c: t("inspect.class", c=c)), key="new_label")
 
 
 def _figure(result: adaptation.Adaptation, family: TaskFamily, task: TaskBatch,
