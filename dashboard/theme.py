@@ -1,20 +1,15 @@
-"""One colour and one plain-words label per method, and the charts' fonts, shared by every chart."""
+"""One colour and one plain-words label per method, shared by every chart of the dashboard.
+
+Fonts (with a CJK font for Chinese) are the Streamlit theme's, .streamlit/config.toml: the
+charts take theirs from it.
+"""
 from __future__ import annotations
 
 import plotly.colors
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from core.algorithms import METHODS
 from core.families import FAMILIES
 from dashboard.i18n import t, t_or
-
-# Chinese labels need a CJK font; Latin text keeps plotly's usual look in front of it.
-FONT_FAMILY = ('"Open Sans", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", '
-               '"PingFang SC", "Microsoft YaHei", verdana, arial, sans-serif')
-pio.templates["cjk"] = go.layout.Template(layout={"font": {"family": FONT_FAMILY}})
-if "cjk" not in pio.templates.default:  # on top of whatever Streamlit (or plotly) set
-    pio.templates.default = f"{pio.templates.default}+cjk"
 
 # Okabe–Ito colours: distinguishable with colour-blindness, readable on light and dark themes.
 METHOD_COLORS: dict[str, str] = {

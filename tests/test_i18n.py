@@ -68,6 +68,15 @@ def test_chinese_templates_are_chinese():
     assert latin == []
 
 
+def test_chinese_bold_closes():
+    """Markdown closes ** after punctuation only before a space or punctuation: '**要看什么：**每'
+    would show its asterisks, so a Chinese template puts the colon outside the bold."""
+    punctuation = re.compile(r"[\u3000-\u303f\uff00-\uffef]")
+    stuck = [k for k, v in ZH.items() for bold, after in re.findall(r"\*\*(.+?)\*\*(.?)", v)
+             if punctuation.fullmatch(bold[-1]) and re.fullmatch(r"[^\s\W]|\{", after)]
+    assert stuck == []
+
+
 def _used_keys() -> list[tuple[str, str]]:
     """Every literal or f-string key passed to t()/t_or() in the dashboard and the entry script."""
     keys = []
