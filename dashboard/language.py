@@ -9,7 +9,7 @@ from dashboard.scenario_sync import LANG
 
 # URL-bound widgets whose options are shown translated: the URL spells their labels, so a switch
 # re-sets their (unchanged) values to have the URL spell them in the new language.
-TRANSLATED_OPTIONS = ("family", "methods", "metric", "task_source")
+TRANSLATED_OPTIONS = ("family", "methods", "metric", "task_source", "landscape")
 
 
 def pick_language() -> str:

@@ -16,12 +16,14 @@ from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Beats, Close, Near, Over
 from core.settings import specs
 from dashboard import story
 from dashboard.i18n import catalogue, from_locale, t, t_or, using
+from dashboard.param_space_presets import LANDSCAPES, preset_key
 
 ROOT = Path(__file__).resolve().parents[1]
 EN, ZH = catalogue("en"), catalogue("zh")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-# Keys whose English the core owns (the catalogue may translate them without an English copy).
-CORE_OWNED = re.compile(r"^(setting|scenario|family|method)\.")
+# Keys whose English lives with what they name (the core's settings, scenarios, families and
+# methods; the Parameter space presets): the catalogue translates them without an English copy.
+CORE_OWNED = re.compile(r"^(setting|scenario|family|method|ps\.preset)\.")
 SETTING_NAMES = {s.name for cls in (TrainConfig, *FAMILIES.values()) for s in specs(cls)}
 
 
@@ -41,6 +43,8 @@ def _names_core_text(key: str) -> bool:
         return parts[1] in SCENARIOS_BY_KEY and last in ("name", "look_for")
     if kind == "family":
         return parts[1] in FAMILIES and last in ("title", "description")
+    if kind == "ps":
+        return parts[2] in map(preset_key, LANDSCAPES) and last in ("name", "explanation")
     return parts[1] in METHODS and last == "loss"
 
 
@@ -111,6 +115,8 @@ def test_the_core_texts_have_chinese():
         assert {f"scenario.{scenario.key}.name", f"scenario.{scenario.key}.look_for"} <= set(ZH)
     for method in METHODS:
         assert f"method.{method}" in EN and f"method.{method}.loss" in ZH
+    for name in map(preset_key, LANDSCAPES):
+        assert {f"ps.preset.{name}.name", f"ps.preset.{name}.explanation"} <= set(ZH)
 
 
 def test_english_falls_back_to_the_core_and_unknown_keys_fail():

@@ -10,10 +10,10 @@ import torch
 import core.param_space as ps
 from core.config import TrainConfig
 from dashboard.figures import param_space as figs
-from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, format_phi,
-                                           settings_warnings)
+from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, explanation,
+                                           format_phi, preset_name, settings_warnings)
 from dashboard.widgets import BIND
-from dashboard.i18n import t
+from dashboard.i18n import fixed, t
 from dashboard.theme import label
 
 torch.set_num_threads(1)
@@ -23,9 +23,10 @@ LO, HI = ps.DOMAIN
 TASK_RULES = {"shape": ps.SHAPES, "c1": (-3.5, 3.5), "h1": (0.1, 10.0), "c2": (-3.5, 3.5),
               "h2": (0.1, 10.0), "depth": (0.2, 6.0)}
 # Each widget's key (also its name in the link) → its options, (False, True) for a toggle, or its
-# (low, high) range.
+# (low, high) range. The page runs anew each time, so the presets are named in today's language,
+# as the select box spells them in the link.
 RULES: dict[str, tuple] = {
-    "landscape": tuple(LANDSCAPES), "dim": ("1", "2"), "tasks": (2, MAX_TASKS),
+    "landscape": tuple(map(preset_name, LANDSCAPES)), "dim": ("1", "2"), "tasks": (2, MAX_TASKS),
     "inner_lr": (0.005, 3.0), "inner_steps": (1, 5), "reptile_inner_steps": (1, 10),
     "test_steps": (1, 20), "phi1": (LO, HI), "phi2": (LO, HI), "animate": (False, True),
     "meta_lr": (0.01, 1.0), "reptile_step_size": (0.01, 1.0), "iterations": (10, 200),
@@ -106,8 +107,8 @@ def task_row(i: int, defaults: dict, dim: int) -> ps.TaskLoss:
         return f"task{i}.{name}"
 
     cols = st.columns([1.1, 1, 1, 1, 1, 1])
-    shape = cols[0].selectbox(t("ps.task", i=i), ps.SHAPES, ps.SHAPES.index(defaults[key("shape")]),
-                              key=key("shape"), **BIND)
+    shape = cols[0].selectbox(t("ps.task", i=i), ps.SHAPES,
+                              ps.SHAPES.index(defaults[key("shape")]), key=key("shape"), **BIND)
     sub = ("₁", "₂") if dim == 2 else ("",)
     centre, curvature = [], []
     for d in range(1, dim + 1):
@@ -182,9 +183,9 @@ def show_notes(land: ps.Landscape, cfg: TrainConfig, drawn: dict) -> None:
     name = st.session_state.landscape
     preset = LANDSCAPES[name]
     if (preset.landscape, preset.config()) == (land, cfg):
-        st.info(preset.explanation, icon=":material/school:")
+        st.info(explanation(name), icon=":material/school:")
     else:
-        st.caption(t("ps.changed", name=name))
+        st.caption(t("ps.changed", name=preset_name(name)))
     for level, message in settings_warnings(land, cfg.inner_lr):
         (st.warning if level == "warning" else st.info)(message)
     for m, p in drawn.items():
@@ -256,8 +257,8 @@ def render() -> None:
     if problems:
         st.warning(problems)
     top = st.columns([2.2, 1, 1])
-    name = top[0].selectbox(t("ps.preset"), list(LANDSCAPES), key="landscape", on_change=apply_preset,
-                            **BIND)
+    name = top[0].selectbox(t("ps.preset"), list(LANDSCAPES), key="landscape",
+                            on_change=apply_preset, format_func=fixed(preset_name), **BIND)
     defaults = preset_values(LANDSCAPES[name])
     dim = top[1].radio(t("ps.dim"), (1, 2), (1, 2).index(defaults["dim"]),
                        key="dim", horizontal=True, **BIND)
