@@ -1,11 +1,12 @@
 """The language of a session: `?lang=zh|en`, else the browser's locale, else English; a sidebar
-switch changes it and keeps it in the URL, so a shared link opens in the same language."""
+switch changes it and keeps it in the URL, so a shared link opens in the same language (a link
+with settings but no `lang` predates the switch and opens in English, the language it spells)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.i18n import LANGUAGES, from_locale, set_language, t
-from dashboard.scenario_sync import LANG
+from dashboard.i18n import DEFAULT, LANGUAGES, from_locale, set_language, t
+from dashboard.scenario_sync import LANG, PRESET
 
 # URL-bound widgets whose options are shown translated: the URL spells their labels, so a switch
 # re-sets their (unchanged) values to have the URL spell them in the new language.
@@ -18,7 +19,10 @@ def pick_language() -> str:
     if url in LANGUAGES:
         st.session_state[LANG] = url
     elif st.session_state.get(LANG) not in LANGUAGES:
-        st.session_state[LANG] = from_locale(st.context.locale)
+        # A link with settings but no language predates the switch: its select boxes are
+        # spelled in English, which a Chinese session would not recognise.
+        old_link = bool(set(st.query_params) - {LANG, PRESET})
+        st.session_state[LANG] = DEFAULT if old_link else from_locale(st.context.locale)
     lang = st.session_state[LANG]
     if url != lang:
         st.query_params[LANG] = lang

@@ -16,6 +16,7 @@ from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 
 CUSTOM = "custom"  # the Scenario box's option for settings that match no scenario
 LANG = "lang"  # the URL parameter of the language: not a setting
+PRESET = "preset"  # the URL parameter that applies a scenario once (the About page's links)
 
 
 def _train_value(name: str, value: Any) -> dict[str, Any]:
@@ -113,9 +114,9 @@ def scenario_from_url() -> None:
         st.session_state["_opened"] = True
         if not set(st.query_params) - {LANG}:
             apply_scenario(SCENARIOS[0])
-    key = st.query_params.get("preset")
+    key = st.query_params.get(PRESET)
     if key is not None:
-        del st.query_params["preset"]
+        del st.query_params[PRESET]
         if key in SCENARIOS_BY_KEY:
             apply_scenario(SCENARIOS_BY_KEY[key])
 

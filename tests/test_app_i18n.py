@@ -55,6 +55,15 @@ def test_url_beats_the_locale_and_the_locale_beats_english(locale, lang, word):
     assert word in at.title[0].value or word == "比较" and CJK.search(at.title[0].value)
 
 
+def test_an_old_link_with_settings_opens_in_english_whatever_the_locale():
+    """Links made before the switch spell their select boxes in English."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"family": "Shared trend + task line", "train.iterations": "30"})
+    at.context["locale"] = "zh-CN"
+    at.run()
+    assert at.selectbox(key="family").value == "trend" and at.title[0].value.startswith("Good")
+
+
 def test_switching_language_keeps_settings_and_trained_results():
     at = _tiny(_open("en"))
     at.number_input(key="train.seed").set_value(11).run()  # settings no other test trains

@@ -54,8 +54,17 @@ def test_every_page_in_chinese_then_english_without_retraining():
         assert page.get_by_text("not been trained yet").count() == 0
         page.get_by_role("link", name="Compare", exact=True).first.click()
         wait_idle(page)
-        shared = urllib.parse.unquote_plus(page.url)
-        assert "family=2-D clusters (N-way K-shot)" in shared  # the URL speaks English now
-        page.goto(shared.replace("lang=en", "lang=zh"))  # a fresh session from a link
+        shared = page.url
+        assert "family=2-D clusters (N-way K-shot)" in urllib.parse.unquote_plus(shared)
+        page.goto(shared)  # a fresh session from the link: English, same settings and results
         wait_idle(page)
-        page.get_by_text("标签一致：第 0 步预训练胜出").first.wait_for()
+        page.get_by_text("Download results (CSV)").wait_for()
+        page.goto(f"{url}/?lang=zh")
+        page.get_by_role("link", name="关于", exact=True).click()
+        wait_idle(page)
+        page.get_by_role("link", name="标签打乱：预训练帮不上忙").click()  # a scenario link
+        wait_idle(page)
+        assert "lang=zh" in page.url and "%E9%A2%84%E8%AE%AD%E7%BB%83" in page.url  # 预训练
+        page.goto(page.url)  # a Chinese link reopens in Chinese with its settings
+        wait_idle(page)
+        page.get_by_text("每个任务的标签都被打乱").first.wait_for()

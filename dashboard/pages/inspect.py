@@ -119,7 +119,8 @@ def _figure(result: adaptation.Adaptation, family: TaskFamily, task: TaskBatch,
 def _editor(support: pd.DataFrame, family: TaskFamily) -> None:
     with st.expander(t("inspect.table")):
         edited = st.data_editor(support, num_rows="dynamic", hide_index=False,
-                                key=f"editor-{st.session_state['support_version']}")
+                                key=f"editor-{st.session_state['support_version']}",
+                                column_config={"label": t("inspect.column.label")})
         left, right = st.columns(2)
         if left.button(t("inspect.restore")):
             st.session_state["support_task"] = None
