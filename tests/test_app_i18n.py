@@ -69,13 +69,13 @@ def test_switching_language_keeps_settings_and_trained_results():
     at.number_input(key="train.seed").set_value(11).run()  # settings no other test trains
     at = _train(at)
     english = _chart_titles(at)
-    assert len(english) >= 3 and not any(CJK.search(t) for t in english)
+    assert len(english) >= 3 and not any(CJK.search(title) for title in english)
     at.segmented_control(key="lang").set_value("zh").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.number_input(key="train.iterations").value == 10  # the tiny settings survive
     assert at.pills(key="methods").value == ["maml", "pretrain"]
     chinese = _chart_titles(at)  # the trained results are shown at once, now in Chinese
-    assert len(chinese) == len(english) and all(CJK.search(t) for t in chinese)
+    assert len(chinese) == len(english) and all(CJK.search(title) for title in chinese)
     assert next(b for b in at.button if b.label == "训练").disabled  # nothing to retrain
     at.switch_page("dashboard/pages/training.py").run()
     assert CJK.search(at.title[0].value) and len(at.get("plotly_chart")) == 2

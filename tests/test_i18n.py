@@ -173,3 +173,29 @@ def test_every_claim_reads_in_both_languages():
         claims = scenario.claims + (Overfits("maml", 2, 1.2),)
         assert [story._claim(c) for c in claims] == [c.describe().replace("1 steps", "1 step")
                                                       for c in claims]
+
+
+def test_compare_figures_are_drawn_in_the_language_asked_for():
+    """Same frames, two languages: titles, axes, legends and hover text follow the language."""
+    from dashboard.figures.compare import (adaptation_curve_figure, before_after_figure,
+                                           gain_figure)
+    df = _results()
+    gains = pd.DataFrame([{"method": m, "label": m, "metric": "accuracy", "k": 1, "gain": g,
+                           "ci_low": g - 0.01, "ci_high": g + 0.01, "diverged": ""}
+                          for m, g in (("maml", 0.56), ("pretrain", 0.1))])
+
+    def texts(lang: str) -> list[str]:
+        with using(lang):
+            figs = [before_after_figure(df, "accuracy", 1, chance=1 / 3),
+                    adaptation_curve_figure(df, "accuracy"), gain_figure(gains)]
+        return [part for fig in figs for part in
+                (fig.layout.title.text, fig.layout.xaxis.title.text or "",
+                 fig.layout.yaxis.title.text or "", *(tr.name or "" for tr in fig.data),
+                 *(tr.hovertemplate or "" for tr in fig.data))]
+
+    english, chinese = texts("en"), texts("zh")
+    assert "Before vs after adaptation: test accuracy on new tasks" in english
+    assert "适应前后对比：新任务上的测试准确率" in chinese
+    assert "测试准确率（越高越好）" in chinese and "适应之前（第 0 步）" in chinese
+    assert not any(CJK.search(text) for text in english)
+    assert any("95% 置信区间" in h for h in chinese)

@@ -13,10 +13,10 @@ MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
 
 
-def axis_title(metric: str) -> str:
-    """E.g. 'test loss (lower is better)'."""
+def axis_title(metric: str, what: str | None = None) -> str:
+    """E.g. 'test loss (lower is better)'; `what` names another quantity of the same metric."""
     better = "higher" if higher_is_better(metric) else "lower"
-    return t(f"chart.better.{better}", what=metric_label(metric))
+    return t(f"chart.better.{better}", what=what or metric_label(metric))
 
 
 def rgba(hex_color: str, alpha: float) -> str:
@@ -35,7 +35,8 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
 def _chance(fig: go.Figure, chance: float | None) -> None:
     if chance is not None:
         fig.add_hline(y=chance, line_dash="dot", line_color="gray",
-                      annotation_text=t("chart.chance", value=f"{chance:.2g}"), annotation_position="bottom right")
+                      annotation_text=t("chart.chance", value=f"{chance:.2g}"),
+                      annotation_position="bottom right")
 
 
 def _bar(rows: pd.DataFrame, name: str, before: bool) -> go.Bar:
@@ -91,7 +92,8 @@ def adaptation_curve_figure(df: pd.DataFrame, metric: str, crossings: pd.DataFra
     if crossings is not None and not crossings.empty:
         text = [t("chart.overtakes", winner=label(w), loser=label(lo))
                 for w, lo in zip(crossings.winner, crossings.loser)]
-        fig.add_trace(go.Scatter(x=crossings.x, y=crossings.y, mode="markers", name=t("chart.lead_changes"),
+        fig.add_trace(go.Scatter(x=crossings.x, y=crossings.y, mode="markers",
+                                 name=t("chart.lead_changes"),
                                  marker={"symbol": "star", "size": 14, "color": "gold",
                                          "line": {"color": "black", "width": 1}},
                                  text=text, hovertemplate="%{text}<extra></extra>"))

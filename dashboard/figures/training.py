@@ -6,8 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.algorithms import METHODS
-from core.evaluation import higher_is_better
-from dashboard.figures.compare import HEIGHT, MARGIN
+from dashboard.figures.compare import HEIGHT, MARGIN, axis_title
 from dashboard.i18n import t, t_or
 from dashboard.theme import color, label, metric_name, steps_text
 
@@ -50,7 +49,8 @@ def checkpoint_figure(checkpoints: pd.DataFrame, metric: str, trained_steps: int
     fig = make_subplots(rows=1, cols=max(1, len(methods)), shared_yaxes=True,
                         subplot_titles=[label(m) for m in methods], horizontal_spacing=0.03)
     names = {0: ("before", t("chart.before_step0")),
-             trained_steps: ("trained", t("chart.after_as_trained", steps=steps_text(trained_steps))),
+             trained_steps: ("trained",
+                             t("chart.after_as_trained", steps=steps_text(trained_steps))),
              final_step: ("final", t("chart.after", steps=steps_text(final_step)))}
     for col, method in enumerate(methods, start=1):
         rows = sub[sub.method == method]
@@ -65,9 +65,9 @@ def checkpoint_figure(checkpoints: pd.DataFrame, metric: str, trained_steps: int
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name,
                                  line={"color": "gray", "dash": STYLES[style]}))
     fig.update_xaxes(title_text=t("chart.meta_iteration"))
-    better = "higher" if higher_is_better(metric) else "lower"
     validation = t("chart.validation", metric=metric_name(metric))
-    fig.update_yaxes(title_text=t(f"chart.better.{better}", what=validation), col=1)
-    fig.update_layout(title={"text": t("chart.checkpoints.title"), "x": 0}, height=HEIGHT + 40, margin={**MARGIN, "t": 80},
+    fig.update_yaxes(title_text=axis_title(metric, validation), col=1)
+    fig.update_layout(title={"text": t("chart.checkpoints.title"), "x": 0}, height=HEIGHT + 40,
+                      margin={**MARGIN, "t": 80},
                       legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
