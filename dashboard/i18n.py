@@ -20,6 +20,7 @@ R = TypeVar("R")
 LOCALES = Path(__file__).with_name("locales")
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}  # code → its own name
 DEFAULT = "en"
+LANG = "lang"  # the language's URL parameter and session key (not a setting)
 _language: ContextVar[str] = ContextVar("language", default=DEFAULT)
 
 

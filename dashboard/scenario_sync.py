@@ -10,12 +10,11 @@ from core.families import FAMILIES
 from core.runspec import RunSpec
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods, run_spec, train_defaults
 from core.settings import specs
-from dashboard.i18n import fixed, t, t_or
+from dashboard.i18n import LANG, fixed, t, t_or
 from dashboard.theme import family_title, label
 from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 
 CUSTOM = "custom"  # the Scenario box's option for settings that match no scenario
-LANG = "lang"  # the URL parameter of the language: not a setting
 PRESET = "preset"  # the URL parameter that applies a scenario once (the About page's links)
 
 
