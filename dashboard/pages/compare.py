@@ -62,11 +62,8 @@ def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag
 def _test_lr_note(spec: RunSpec, df) -> None:
     """Which α adapted each method at test time: the training one, or one chosen per method."""
     used = df.drop_duplicates("method").set_index("label").test_lr
-    how = ("chosen per method on the validation tasks (test-time α: auto)"
-           if spec.config.test_lr == "auto" else
-           "the training α, the lecture's setting (set test-time α to auto under More settings "
-           "to give each method its best α)")
-    st.caption(f"Test-time α {how}: " + ", ".join(f"{m} {a}" for m, a in used.items()) + ".")
+    key = "compare.test_lr.auto" if spec.config.test_lr == "auto" else "compare.test_lr.train"
+    st.caption(t(key, values=t("list.sep").join(f"{m} {a}" for m, a in used.items())))
 
 
 def _diverged(results: list[MethodResult]) -> None:
