@@ -17,7 +17,7 @@ from core.training import MethodResult
 from dashboard.i18n import t
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
-from dashboard.state import result_store
+from dashboard.state import job_manager
 
 GALLERY_PREFIX = "Gallery: "
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
@@ -123,5 +123,5 @@ def open_problem(spec: RunSpec) -> str | None:
 
 def open_run(spec: RunSpec, results: Sequence[MethodResult]) -> None:
     """Make the run what Compare, Inspect and Training show: its results and its settings."""
-    result_store().put(spec, list(results))
+    job_manager().store.put(spec.key(), list(results))
     apply_spec(spec)
