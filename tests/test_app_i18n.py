@@ -28,7 +28,8 @@ def _chart_titles(at: AppTest) -> list[str]:
     return [plotly.io.from_json(c.proto.spec).layout.title.text for c in at.get("plotly_chart")]
 
 
-@pytest.mark.parametrize("page", [None, *PAGES, "dashboard/pages/runs.py"])
+@pytest.mark.parametrize("page", [None, *PAGES, "dashboard/pages/runs.py",
+                                  "dashboard/pages/sweep.py"])
 def test_lang_zh_shows_every_page_in_chinese(page, tmp_path, monkeypatch):
     monkeypatch.setenv("META_LAB_HOME", str(tmp_path))  # the Runs page opens a store there
     at = _open("zh")
