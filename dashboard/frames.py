@@ -9,6 +9,7 @@ import torch
 
 from core.evaluation import gain_ci, higher_is_better
 from core.training import MethodResult, pool_seeds, pooled_rows
+from dashboard.i18n import t
 from dashboard.theme import label
 
 SUMMARY_COLUMNS = ["method", "label", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks",
@@ -22,6 +23,11 @@ def results_frame(results: Sequence[MethodResult], steps: tuple[int, ...]) -> pd
     df = pd.DataFrame(pooled_rows(results, steps))
     df.insert(1, "label", df.method.map(label))
     return df[SUMMARY_COLUMNS]
+
+
+def headed(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with its column headers in the current language (for display and download)."""
+    return df.rename(columns={c: t(f"column.{c}") for c in df.columns})
 
 
 def gain_frame(results: Sequence[MethodResult], steps: tuple[int, ...], metric: str,

@@ -1,12 +1,14 @@
 """The Parameter space page's preset landscapes and the sentences it writes about the numbers."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from torch import Tensor
 
 from core.config import TrainConfig
 from core.param_space import Landscape, TaskLoss, loss_after, total_loss
+from dashboard.i18n import t, t_or
 
 
 @dataclass(frozen=True)
@@ -37,32 +39,46 @@ def format_phi(phi) -> str:
     return "φ = " + (values[0] if len(values) == 1 else f"({', '.join(values)})")
 
 
+def preset_key(name: str) -> str:
+    """The catalogue's id of a preset: 'Two wells far apart' → 'two-wells-far-apart'."""
+    return re.sub(r"\W+", "-", name.lower()).strip("-")
+
+
+def preset_name(name: str) -> str:
+    """A preset's name in the current language (the English name is its value, in the URL too)."""
+    return t_or(f"ps.preset.{preset_key(name)}.name", name)
+
+
+def explanation(name: str) -> str:
+    """A preset's explanation in the current language."""
+    return t_or(f"ps.preset.{preset_key(name)}.explanation", LANDSCAPES[name].explanation)
+
+
 def describe(points: dict[str, Tensor], landscape: Landscape, inner_lr: float,
              inner_steps: int) -> str:
     """Two sentences, generated from the numbers, on what separates the three optima."""
     pre, maml, rep = points["pretrain"], points["maml"], points["reptile"]
     scale = landscape.domain[1] - landscape.domain[0]
-    steps = f"{inner_steps} step{'s' if inner_steps > 1 else ''} of size α = {inner_lr:.3g}"
+    steps = t("ps.steps.many" if inner_steps > 1 else "ps.steps.one", n=inner_steps,
+              lr=f"{inner_lr:.3g}")
     if (pre - maml).norm() < 1e-3 * scale:
-        first = (f"Pre-training and MAML agree ({format_phi(maml)}): the point that is best now "
-                 f"is also the best start for {steps}.")
+        first = t("ps.describe.agree", phi=format_phi(maml), steps=steps)
     else:
-        now = [total_loss(landscape, p).item() for p in (pre, maml)]
-        later = [loss_after(landscape, p, inner_lr, inner_steps).item() for p in (pre, maml)]
-        first = (f"Pre-training's {format_phi(pre)} has the lower loss now ({now[0]:.3f} vs "
-                 f"{now[1]:.3f} for MAML's {format_phi(maml)}), but after {steps} MAML's is lower "
-                 f"({later[1]:.3f} vs {later[0]:.3f}): MAML buys potential with current "
-                 "performance.")
+        now = [f"{total_loss(landscape, p).item():.3f}" for p in (pre, maml)]
+        later = [f"{loss_after(landscape, p, inner_lr, inner_steps).item():.3f}"
+                 for p in (pre, maml)]
+        first = t("ps.describe.differ", pre=format_phi(pre), maml=format_phi(maml), steps=steps,
+                  now_pre=now[0], now_maml=now[1], later_pre=later[0], later_maml=later[1])
     if rep.isnan().any():
-        return first + " Reptile has no stable fixed point in the drawn range with these settings."
+        return t("ps.describe.join", first=first, second=t("ps.describe.no_reptile"))
     d_pre, d_maml = (rep - pre).norm().item(), (rep - maml).norm().item()
     if max(d_pre, d_maml) < 1e-3 * scale:
-        second = "Reptile's fixed point is the same point."
+        second = t("ps.describe.same")
     else:
-        closer = "MAML's" if d_maml < d_pre else "pre-training's"
-        second = (f"Reptile's fixed point ({format_phi(rep)}) is closer to {closer} "
-                  f"(distance {min(d_pre, d_maml):.2f} vs {max(d_pre, d_maml):.2f}).")
-    return f"{first} {second}"
+        closer = "maml" if d_maml < d_pre else "pretrain"
+        second = t(f"ps.describe.closer_{closer}", phi=format_phi(rep),
+                   near=f"{min(d_pre, d_maml):.2f}", far=f"{max(d_pre, d_maml):.2f}")
+    return t("ps.describe.join", first=first, second=second)
 
 
 def settings_warnings(landscape: Landscape, inner_lr: float) -> list[tuple[str, str]]:
@@ -71,15 +87,12 @@ def settings_warnings(landscape: Landscape, inner_lr: float) -> list[tuple[str, 
     for n, task in enumerate(landscape.tasks, 1):
         ah = inner_lr * max(task.curvature)
         if ah > 2 and task.shape == "quadratic":
-            notes.append(("warning", f"Task {n}: α·h = {ah:.2f} > 2, so gradient descent on it "
-                          "diverges: every step lands further from the minimum than it started."))
+            notes.append(("warning", t("ps.warn.diverges", n=n, ah=f"{ah:.2f}")))
         elif ah > 1:
-            notes.append(("info", f"Task {n}: α·h = {ah:.2f} > 1 at its minimum, so steps near it "
-                          "jump past the minimum and adaptation zig-zags."))
+            notes.append(("info", t("ps.warn.zigzag", n=n, ah=f"{ah:.2f}")))
     if all(t.shape == "quadratic" for t in landscape.tasks) and all(
             abs(inner_lr * h - 1) < 1e-9 for t in landscape.tasks for h in t.curvature):
-        notes.append(("warning", "α·h = 1 for every task: one step lands exactly on each minimum "
-                      "from anywhere, so every φ is a MAML optimum and the marker is arbitrary."))
+        notes.append(("warning", t("ps.warn.every_phi")))
     return notes
 
 

@@ -14,6 +14,7 @@ from core.scenarios import run_spec
 from core.settings import SettingError, without_paths
 from core.training import MethodResult
 from dashboard.hosting import hosted
+from dashboard.i18n import t
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
 from dashboard.state import job_manager
@@ -44,7 +45,7 @@ def run_store() -> tuple[RunStore, str | None]:
 def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
     """Import an uploaded run file: (True, its name) or (False, one sentence why not)."""
     if len(data) > MAX_FILE_BYTES:
-        return False, f"The run file is larger than the {MAX_FILE_BYTES // 2**20} MB the lab accepts."
+        return False, t("runs.too_large", mb=MAX_FILE_BYTES // 2**20)
     try:
         return True, store.import_bytes(data)
     except (RunFileError, StoreError) as err:
@@ -52,9 +53,10 @@ def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
 
 
 def sentence(err: Exception) -> str:
-    """An error's one-sentence message, capitalised and with its full stop."""
+    """An error's one-sentence message, capitalised and with its full stop (the store's words
+    stay English; Chinese puts a translated lead in front)."""
     text = str(err)
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return t("runs.error", detail=text[:1].upper() + text[1:] + ("" if text.endswith(".") else "."))
 
 
 def save_finished(store: RunStore, spec: RunSpec, results: Sequence[MethodResult],
@@ -84,8 +86,8 @@ def gallery_caption(key: str) -> str | None:
     if run is None:
         return None
     seeds = len(run.settings["seeds"])
-    return (f"Pre-computed: {run.settings['train']['iterations']:,} iterations, {seeds} "
-            f"seed{'s' * (seeds != 1)} (`python -m core gallery build --only {key}`)")
+    return t("runs.gallery_caption.one" if seeds == 1 else "runs.gallery_caption.many",
+             iterations=f"{run.settings['train']['iterations']:,}", seeds=seeds, key=key)
 
 
 def add_gallery(store: RunStore) -> list[str]:
@@ -108,10 +110,9 @@ def open_problem(spec: RunSpec) -> str | None:
     except SettingError:
         same = False
     if not same or len(spec.seeds) > MAX_SEEDS or spec.config.max_eval_step > MAX_TEST_STEPS:
-        return ("This run's settings (e.g. its scored steps or seeds) cannot all be set in the "
-                "sidebar, so it can be compared here but not opened on the other pages.")
+        return t("runs.not_openable")
     if hosted() and without_paths(spec.make_family()) != spec.make_family():
-        return "This run read data from a folder of the machine that made it: it opens locally only."
+        return t("runs.local_data")
     return None
 
 

@@ -10,10 +10,12 @@ from core.families import FAMILIES
 from core.runspec import RunSpec
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods, run_spec, train_defaults
 from core.settings import specs
-from dashboard.theme import label
+from dashboard.i18n import LANG, fixed, t, t_or
+from dashboard.theme import family_title, label
 from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 
-CUSTOM = "Custom settings"
+CUSTOM = "custom"  # the Scenario box's option for settings that match no scenario
+PRESET = "preset"  # the URL parameter that applies a scenario once (the About page's links)
 
 
 def _train_value(name: str, value: Any) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def widget_values(spec: RunSpec) -> dict[str, Any]:
 def _url_text(key: str, value: Any) -> str | list[str]:
     """A widget value as its URL parameter spells it (select boxes use their labels)."""
     if key == "family":
-        return FAMILIES[value].title
+        return family_title(value)
     if key == "methods":
         return [label(m) for m in value]
     if isinstance(value, bool):
@@ -71,9 +73,21 @@ def apply_scenario(scenario: Scenario) -> None:
 
 
 def _on_scenario() -> None:
-    scenario = next((s for s in SCENARIOS if s.name == st.session_state["scenario"]), None)
+    scenario = SCENARIOS_BY_KEY.get(st.session_state["scenario"])
     if scenario:
         apply_scenario(scenario)
+
+
+def scenario_name(key: str) -> str:
+    """A scenario's name in the current language (`scenario.<key>.name`), or 'Custom settings'."""
+    if key not in SCENARIOS_BY_KEY:
+        return t("scenario.custom")
+    return t_or(f"scenario.{key}.name", SCENARIOS_BY_KEY[key].name)
+
+
+def look_for(scenario: Scenario) -> str:
+    """The scenario's sentence in the current language (`scenario.<key>.look_for`)."""
+    return t_or(f"scenario.{scenario.key}.look_for", scenario.look_for)
 
 
 def on_family() -> None:
@@ -86,11 +100,9 @@ def on_family() -> None:
 def scenario_picker(spec: RunSpec | None) -> Scenario | None:
     """A select box that fills every setting for a named scenario; returns the one in force."""
     scenario = active_scenario(spec)
-    st.session_state["scenario"] = scenario.name if scenario else CUSTOM
-    st.selectbox("Scenario", [CUSTOM, *(s.name for s in SCENARIOS)], key="scenario",
-                 on_change=_on_scenario,
-                 help="fills in the settings (sidebar) for a named scenario; changing any "
-                      "setting afterwards makes them custom")
+    st.session_state["scenario"] = scenario.key if scenario else CUSTOM
+    st.selectbox(t("scenario.label"), [CUSTOM, *(s.key for s in SCENARIOS)], key="scenario",
+                 on_change=_on_scenario, format_func=fixed(scenario_name), help=t("scenario.help"))
     return scenario
 
 
@@ -99,11 +111,11 @@ def scenario_from_url() -> None:
     opens on a URL with no settings starts from the default scenario, the first one."""
     if not st.session_state.get("_opened"):
         st.session_state["_opened"] = True
-        if not st.query_params:
+        if not set(st.query_params) - {LANG}:
             apply_scenario(SCENARIOS[0])
-    key = st.query_params.get("preset")
+    key = st.query_params.get(PRESET)
     if key is not None:
-        del st.query_params["preset"]
+        del st.query_params[PRESET]
         if key in SCENARIOS_BY_KEY:
             apply_scenario(SCENARIOS_BY_KEY[key])
 

@@ -14,37 +14,23 @@ from core.scenarios import DEFAULT_TEST_STEPS, default_methods, run_spec, train_
 from core.settings import SettingError, specs
 from core.training import check_methods
 from dashboard import hosting
+from dashboard.i18n import fixed, t, t_or
 from dashboard.scenario_sync import on_family, scenario_from_url
-from dashboard.theme import label
+from dashboard.theme import family_title, label
 from dashboard.widgets import BIND, HIDDEN_TRAIN, parse_ints, train_key, widget
 
 RUN = "_run"  # session key of the (spec, error) pair the sidebar produced this run
 NOTES = "_url_notes"  # session key: what a hosted server changed in the link
 MAX_TEST_STEPS = 100
 MAX_SEEDS = 5
-# Settings shown up front, in this order; the rest go under "More settings".
+# Settings shown up front, in this order; the rest go under "More settings". Their labels are
+# the catalogue's `setting.<name>.label`.
 MAIN_TRAIN = ("inner_lr", "inner_steps", "meta_lr", "meta_batch_size", "iterations")
-TRAIN_LABELS = {
-    "inner_lr": "inner learning rate α",
-    "inner_steps": "inner steps in training",
-    "meta_lr": "meta learning rate β",
-    "meta_batch_size": "tasks per meta-batch",
-    "iterations": "meta-training iterations",
-    "reptile_inner_steps": "Reptile: SGD steps per task",
-    "reptile_step_size": "Reptile: step size ε",
-    "reptile_anneal": "Reptile: decay ε to 0",
-    "hidden": "hidden layer widths",
-    "test_tasks": "test tasks per seed",
-    "val_tasks": "validation tasks per checkpoint",
-    "checkpoints": "validation checkpoints",
-    "test_lr": "test-time α: training α or auto (fair)",
-    "queries": "score query points together or alone",
-}
 
 
 def _family_settings(family: str) -> dict[str, Any]:
     values = {}
-    with st.expander("Task settings", expanded=True):
+    with st.expander(t("sidebar.task_settings"), expanded=True):
         for spec in specs(FAMILIES[family]):
             if hosting.hosted() and spec.kind == "path":  # a visitor never names a server folder
                 values[spec.name] = spec.default
@@ -56,24 +42,20 @@ def _family_settings(family: str) -> dict[str, Any]:
 def _train_settings(family: str) -> dict[str, Any]:
     defaults = train_defaults(family)
     all_specs = {s.name: s for s in specs(TrainConfig)}
-    values = {n: widget(all_specs[n], train_key(n), defaults[n], TRAIN_LABELS.get(n))
-              for n in MAIN_TRAIN}
+    values = {n: widget(all_specs[n], train_key(n), defaults[n]) for n in MAIN_TRAIN}
     values["test_steps"] = st.number_input(
-        "fine-tuning steps at test time (S)", 1, hosting.cap("test_steps", MAX_TEST_STEPS),
-        DEFAULT_TEST_STEPS,
-        key=train_key("test_steps"), help="test tasks are scored after every step 0, 1, …, S",
-        **BIND)
+        t("sidebar.test_steps"), 1, hosting.cap("test_steps", MAX_TEST_STEPS), DEFAULT_TEST_STEPS,
+        key=train_key("test_steps"), help=t("sidebar.test_steps.help"), **BIND)
     left, right = st.columns(2)
-    values["seed"] = left.number_input("first seed", 0, 2**31 - 1, 0, key=train_key("seed"),
-                                       help="same seed, same numbers", **BIND)
+    values["seed"] = left.number_input(t("sidebar.seed"), 0, 2**31 - 1, 0, key=train_key("seed"),
+                                       help=t("sidebar.seed.help"), **BIND)
     values["n_seeds"] = right.number_input(
-        "seeds", 1, hosting.cap("seeds", MAX_SEEDS), 1, key=train_key("seeds"),
-        help="several seeds pool their test tasks into the CIs", **BIND)
-    with st.expander("More settings"):
+        t("sidebar.seeds"), 1, hosting.cap("seeds", MAX_SEEDS), 1, key=train_key("seeds"),
+        help=t("sidebar.seeds.help"), **BIND)
+    with st.expander(t("sidebar.more_settings")):
         for name, spec in all_specs.items():
             if name not in MAIN_TRAIN and name not in HIDDEN_TRAIN:
-                values[name] = widget(spec, train_key(name), defaults[name],
-                                      TRAIN_LABELS.get(name))
+                values[name] = widget(spec, train_key(name), defaults[name])
     return values
 
 
@@ -84,7 +66,7 @@ def settings_sidebar() -> None:
 
 def current_run() -> tuple[RunSpec | None, str | None]:
     """The run the sidebar describes, or None and what is wrong with the settings."""
-    return st.session_state.get(RUN, (None, "The settings sidebar has not been drawn."))
+    return st.session_state.get(RUN, (None, t("error.no_sidebar")))
 
 
 def _clamp_url() -> None:
@@ -111,20 +93,22 @@ def _settings_sidebar() -> tuple[RunSpec | None, str | None]:
     with st.sidebar:
         for note in st.session_state.get(NOTES, []):
             st.warning(note)
-        family = st.selectbox("Task family", list(FAMILIES), key="family", on_change=on_family,
-                              format_func=lambda n: FAMILIES[n].title, **BIND)
-        st.caption(FAMILIES[family].description)
+        family = st.selectbox(t("sidebar.family"), list(FAMILIES), key="family",
+                              on_change=on_family, format_func=fixed(family_title), **BIND)
+        st.caption(t_or(f"family.{family}.description", FAMILIES[family].description))
         family_values = _family_settings(family)
         # Pills show every method at once (a multiselect clipped the last chip in the sidebar).
-        methods = st.pills("Methods", list(METHODS), selection_mode="multi",
-                           default=list(default_methods()), key="methods", format_func=label,
+        methods = st.pills(t("sidebar.methods"), list(METHODS), selection_mode="multi",
+                           default=list(default_methods()), key="methods", format_func=fixed(label),
                            **BIND)
-        st.subheader("Training and testing")
+        st.subheader(t("sidebar.training"))
         train = _train_settings(family)
     try:
         return build_spec(family, family_values, methods, train), None
-    except (SettingError, DatasetUnavailable) as err:  # bad settings, or data not at hand
-        return None, str(err)
+    except SettingError as err:  # the core's detail stays English; the lead is translated
+        return None, t("error.settings", detail=str(err))
+    except DatasetUnavailable as err:  # data not at hand
+        return None, t("error.data", detail=str(err))
 
 
 def build_spec(family: str, family_values: dict[str, Any], methods: list[str],
@@ -133,7 +117,7 @@ def build_spec(family: str, family_values: dict[str, Any], methods: list[str],
     check_methods(methods)
     family_values = {s.name: parse_ints(family_values[s.name], s.name) if s.kind == "ints"
                      else family_values[s.name] for s in specs(FAMILIES[family])}
-    train = {**train, "hidden": parse_ints(train["hidden"], "hidden layer widths")}
+    train = {**train, "hidden": parse_ints(train["hidden"], t("setting.hidden.label"))}
     test_steps, seed, n_seeds = train.pop("test_steps"), train.pop("seed"), train.pop("n_seeds")
     spec = run_spec(family, family_values, tuple(methods), train, test_steps, n_seeds, seed)
     spec.make_family().load()  # a missing data set, or a setting the data cannot meet: say so here

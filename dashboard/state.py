@@ -14,6 +14,7 @@ from core.data.omniglot import DatasetUnavailable
 from core.settings import SettingError
 from core.training import MethodResult
 from dashboard import hosting
+from dashboard.i18n import t
 from dashboard.jobs import QUEUED, JobManager, Snapshot, concurrency_from_env
 
 # The page asks for its run's progress this often (each ask is the run's heartbeat): often
@@ -49,7 +50,7 @@ class Plan:
 
     def describe(self) -> str:
         """The estimate in words."""
-        return f"about {max(1, round(self.seconds))} s on this server's CPU"
+        return t("state.estimate", seconds=max(1, round(self.seconds)))
 
 
 def plan(spec: RunSpec) -> Plan:
@@ -59,7 +60,7 @@ def plan(spec: RunSpec) -> Plan:
         try:
             plans[spec.key()] = _estimated(spec)
         except (SettingError, DatasetUnavailable) as err:  # e.g. data that is not at hand
-            plans[spec.key()] = Plan(math.nan, math.nan, str(err))
+            plans[spec.key()] = Plan(math.nan, math.nan, t("error.settings", detail=str(err)))
     return plans[spec.key()]
 
 
@@ -89,18 +90,17 @@ def my_run(spec: RunSpec | None) -> Snapshot | None:
 
 def _status(snap: Snapshot) -> None:
     if snap.state == QUEUED:
-        who = "run" if snap.position == 1 else f"{snap.position - 1} runs and another"
-        st.info(f"Waiting for another visitor's {who} to finish: you are number {snap.position} "
-                f"in the queue, about {round(snap.wait_s)} s until yours starts.")
-        st.button("Leave the queue", key="leave-queue", on_click=job_manager().stop,
+        key = "state.queued.one" if snap.position == 1 else "state.queued.many"
+        st.info(t(key, ahead=snap.position - 1, position=snap.position,
+                  wait=round(snap.wait_s)))
+        st.button(t("state.leave_queue"), key="leave-queue", on_click=job_manager().stop,
                   args=(visitor(),))
         return
-    st.caption(f"Training on the server: {round(snap.elapsed_s)} s so far, about "
-               f"{round(snap.wait_s)} s to go. It goes on if you change pages or settings.")
+    st.caption(t("state.training", elapsed=round(snap.elapsed_s), left=round(snap.wait_s)))
     for method, bar in snap.bars.items():
         st.progress(bar.fraction, text=bar.text)
-    st.button("Stop", key="stop-run", on_click=job_manager().stop, args=(visitor(),),
-              help="stop this run within a second; methods that finished keep their results")
+    st.button(t("state.stop"), key="stop-run", on_click=job_manager().stop, args=(visitor(),),
+              help=t("state.stop.help"))
 
 
 def follow(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] | None = None
@@ -139,7 +139,8 @@ def ended_note(snap: Snapshot | None, spec: RunSpec) -> list[MethodResult] | Non
     return snap.results or None
 
 
-def train_button(spec: RunSpec | None, error: str | None, where=st, text: str = "Train") -> bool:
+def train_button(spec: RunSpec | None, error: str | None, where=st,
+                 text: str | None = None) -> bool:
     """Train (or Train again after a stopped run): disabled while this visitor's run goes,
     for trained settings, and for runs the server refuses. True when pressed (the run is queued)."""
     snap = job_manager().poll(visitor())
@@ -148,11 +149,11 @@ def train_button(spec: RunSpec | None, error: str | None, where=st, text: str = 
     results = cached_results(spec)
     refused = spec is not None and not error and plan(spec).refusal is not None
     pressed = where.button(
-        "Train again" if again and results is None else text, type="primary", width="stretch",
+        t("state.train_again") if again and results is None else text or t("compare.train"),
+        type="primary", width="stretch",
         disabled=results is not None or bool(error) or going or refused,
-        help="your run is going: Stop it below" if going else
-        "these settings are trained: results below" if results is not None else
-        "meta-train every selected method, then score it on held-out tasks")
+        help=t("state.going") if going else
+        t("compare.train.done") if results is not None else t("compare.train.help"))
     if pressed:
         start(spec)
     return pressed
@@ -162,10 +163,9 @@ def estimate_note(spec: RunSpec) -> None:
     """Before training: the estimate, or why this server will not run these settings."""
     p = plan(spec)
     if p.refusal:
-        st.error(p.refusal)
+        st.error(t("state.refused", detail=p.refusal))
     else:
-        st.info(f"Press **Train** to meta-train the selected methods and score them on new tasks "
-                f"({p.describe()}, by an estimate from these settings).")
+        st.info(t("state.press_train", estimate=p.describe()))
 
 
 def results_or_prompt(spec: RunSpec | None, error: str | None) -> list[MethodResult] | None:
@@ -176,13 +176,12 @@ def results_or_prompt(spec: RunSpec | None, error: str | None) -> list[MethodRes
     results = cached_results(spec)
     if results is not None:
         return results
-    st.info("These settings have not been trained yet. Train them on the **Compare** page, "
-            "or right here:")
+    st.info(t("state.untrained"))
     snap = follow(spec)
     ended_note(snap, spec)
     if not (snap is not None and snap.active):
         estimate_note(spec)
-    train_button(spec, error, text="Train these settings")
+    train_button(spec, error, text=t("state.train_here"))
     return None
 
 
@@ -207,6 +206,6 @@ def _indicator() -> None:
     if snap is None or not snap.active:
         return
     done = sum(b.fraction for b in snap.bars.values()) / max(1, len(snap.bars))
-    text = (f"Your run is number {snap.position} in the queue" if snap.state == QUEUED
-            else f"Your run: {done:.0%} done")
+    text = (t("state.indicator.queued", position=snap.position) if snap.state == QUEUED
+            else t("state.indicator.done", done=f"{done:.0%}"))
     st.progress(done, text=text)

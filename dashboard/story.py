@@ -1,4 +1,8 @@
-"""Sentences generated from the numbers: who is best before adaptation, who after, who gains."""
+"""Sentences generated from the numbers: who is best before adaptation, who after, who gains.
+
+Every fragment is a translated template with named values (dashboard/locales), so the
+sentences are built in the reader's language, never translated from finished English.
+"""
 from __future__ import annotations
 
 import math
@@ -7,33 +11,47 @@ from collections import Counter
 import pandas as pd
 
 from core.evaluation import higher_is_better
+from core.scenarios import Beats, Close, Condition, Near, Scenario
 from dashboard.frames import leaders
-from dashboard.theme import label, steps_text
-
+from dashboard.i18n import t
+from dashboard.theme import label, metric_name, steps_text
 
 
 def _names(methods: list[str]) -> str:
     names = [label(m) for m in methods]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        return names[0]
+    return t("list.last", rest=t("list.sep").join(names[:-1]), last=names[-1])
+
+
+def _number(value: float) -> str:
+    return f"{value:#.3g}"
+
+
+def _one_or_many(key: str, methods: list[str], **values: str) -> str:
+    """`key.one` or `key.many` (English needs 'is'/'are'), filled with the methods' names."""
+    return t(f"{key}.{'one' if len(methods) == 1 else 'many'}", names=_names(methods), **values)
 
 
 def _best(row: pd.Series, metric: str) -> str:
     word = "highest" if higher_is_better(metric) else "lowest"
-    text = f"**{label(row.best)}** has the {word} {metric} ({row.value:#.3g})"
+    text = t(f"story.best.{word}", method=label(row.best), metric=metric_name(metric),
+             value=_number(row.value))
     if row.tied:
-        verb = "is" if len(row.tied) == 1 else "are"
-        text += f", but {_names(row.tied)} {verb} within its 95 % CI"
+        text += _one_or_many("story.tied", row.tied)
     return text
 
 
 def _when(first: int, last: int, final: int) -> str:
     if first == 0 and last == final:
-        return f"at every step from 0 to {final}"
+        return t("story.when.every", final=final)
     if first == 0:
-        return "before adaptation" + (f" and up to step {last}" if last > 0 else "")
+        return t("story.when.before_until", last=last) if last > 0 else t("story.when.before")
     if last == final and last > first:
-        return f"from step {first} on"
-    return f"after {steps_text(first)}" if first == last else f"from step {first} to {last}"
+        return t("story.when.from", first=first)
+    if first == last:
+        return t("story.when.after", steps=steps_text(first))
+    return t("story.when.range", first=first, last=last)
 
 
 def _level(seg: pd.DataFrame, leader: str) -> tuple[list[str], list[str]]:
@@ -49,52 +67,54 @@ def _segment(seg: pd.DataFrame, final: int) -> str:
     when, leader = _when(first, last, final), label(seg.leader.iloc[0])
     always, some = _level(seg, seg.leader.iloc[0])
     if seg.clear.all():
-        return f"{leader} leads {when}"
+        return t("story.leads", leader=leader, when=when)
     if seg.clear.any():
-        return f"{leader} leads {when} ({_names(always + some)} within its 95 % CI at some steps)"
-    every = " at every step" if len(seg) > 1 else ""
-    level = [f"{_names(always)} {'is' if len(always) == 1 else 'are'} within its 95 % CI{every}"]
-    if some:
-        level = ([*level, f"{_names(some)} at some"] if always
-                 else [f"{_names(some)} {'is' if len(some) == 1 else 'are'} within its 95 % CI "
-                       "at some steps"])
-    return f"{leader} is at the front {when}, but never clearly: " + ", ".join(level)
+        return t("story.leads_some", leader=leader, when=when, names=_names(always + some))
+    if always:
+        every = t("story.every_step") if len(seg) > 1 else ""
+        level = [_one_or_many("story.within", always, every=every)]
+        if some:
+            level.append(t("story.at_some", names=_names(some)))
+    else:
+        level = [_one_or_many("story.within_some", some)]
+    return t("story.front", leader=leader, when=when, level=t("punct.comma").join(level))
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + t("punct.stop")
 
 
 def leader_sentence(df: pd.DataFrame, metric: str) -> str:
     """E.g. 'Pre-training leads before adaptation; MAML leads from step 1 on.'"""
     lead = leaders(df, metric)
     if lead.empty:
-        return "No method produced finite results."
+        return t("story.no_results")
     runs = (lead.leader != lead.leader.shift()).cumsum()
     final = int(lead.step.iloc[-1])
     parts = [_segment(seg, final) for _, seg in lead.groupby(runs, sort=True)]
     if len(parts) > 3:
-        parts = parts[:2] + [f"the lead changes hands {len(parts) - 2} more times"]
-    sentence = "; ".join(parts)
-    return sentence[0].upper() + sentence[1:] + "."
+        parts = parts[:2] + [t("story.more_changes", n=len(parts) - 2)]
+    return _sentence(t("punct.semicolon").join(parts))
 
 
 def headline(df: pd.DataFrame, gains: pd.DataFrame, metric: str, k: int) -> str:
     """Best before adaptation, best after k steps, and who gains most from adapting."""
     lead = leaders(df, metric).set_index("step")
     if lead.empty or k not in lead.index:
-        return "No method produced finite results."
-    text = (f"**Before adaptation** (step 0), {_best(lead.loc[0], metric)}. "
-            f"**After {steps_text(k)}** on each new task's support set, "
-            f"{_best(lead.loc[k], metric)}.")
+        return t("story.no_results")
+    text = t("story.headline", before=_best(lead.loc[0], metric), steps=steps_text(k),
+             after=_best(lead.loc[k], metric))
     finite = gains[gains.gain.map(math.isfinite)]
     if not finite.empty:
         top = finite.sort_values("gain", ascending=False).iloc[0]
-        text += (f" The biggest gain from adaptation — its *potential* — is "
-                 f"{label(top.method)}'s: {top.gain:#.3g}.")
+        text += t("story.potential", method=label(top.method), gain=_number(top.gain))
     return text
 
 
 def _moved(start: float, end: float, metric: str) -> str:
     better = end > start if higher_is_better(metric) else end < start
-    verb = ("rose" if end > start else "fell") + (" (better)" if better else " (worse)")
-    return f"{verb} from {start:#.3g} to {end:#.3g}"
+    key = f"story.moved.{'rose' if end > start else 'fell'}.{'better' if better else 'worse'}"
+    return t(key, start=_number(start), end=_number(end))
 
 
 def training_sentences(checkpoints: pd.DataFrame, metric: str, trained_steps: int) -> list[str]:
@@ -106,7 +126,32 @@ def training_sentences(checkpoints: pd.DataFrame, metric: str, trained_steps: in
         for step in (0, trained_steps):
             line = rows[rows.step == step].sort_values("iteration")["mean"]
             ends[step] = (line.iloc[0], line.iloc[-1])
-        lines.append(f"**{label(method)}**: after {steps_text(trained_steps)} the validation "
-                     f"{metric} {_moved(*ends[trained_steps], metric)}; before adaptation it "
-                     f"{_moved(*ends[0], metric)}.")
+        lines.append(t("story.training", method=label(method), steps=steps_text(trained_steps),
+                       metric=metric_name(metric), after=_moved(*ends[trained_steps], metric),
+                       before=_moved(*ends[0], metric)))
     return lines
+
+
+def _claim(condition: Condition) -> str:
+    """One checked part of a scenario's sentence, in words."""
+    if isinstance(condition, Beats):
+        extra = t("claim.apart") if condition.separated else ""
+        extra += t("claim.margin", margin=f"{condition.margin:.0%}") if condition.margin else ""
+        return t("claim.beats", winner=label(condition.winner), loser=label(condition.loser),
+                 winner_steps=steps_text(condition.winner_step),
+                 loser_steps=steps_text(condition.loser_step),
+                 metric=metric_name(condition.metric), extra=extra)
+    if isinstance(condition, Near):
+        return t("claim.near", method=label(condition.method), metric=metric_name(condition.metric),
+                 step=condition.step, value=f"{condition.value:.3g}", tol=f"{condition.tol:g}")
+    if isinstance(condition, Close):
+        return t("claim.close", first=label(condition.first), second=label(condition.second),
+                 metric=metric_name(condition.metric), step=condition.step,
+                 tol=f"{condition.tol:g}")
+    return t("claim.overfits", method=label(condition.method), by_step=condition.by_step,
+             ratio=f"{condition.ratio:g}")
+
+
+def claim_failures(scenario: Scenario, rows: pd.DataFrame) -> list[str]:
+    """The parts of the scenario's sentence that the pooled result rows contradict, in words."""
+    return [_claim(c) for c in scenario.claims if not c.holds(rows)]

@@ -1,9 +1,15 @@
-"""One colour and one plain-words label per method, shared by every chart of the dashboard."""
+"""One colour and one plain-words label per method, shared by every chart of the dashboard.
+
+Fonts (with a CJK font for Chinese) are the Streamlit theme's, .streamlit/config.toml: the
+charts take theirs from it.
+"""
 from __future__ import annotations
 
 import plotly.colors
 
 from core.algorithms import METHODS
+from core.families import FAMILIES
+from dashboard.i18n import t, t_or
 
 # Okabe–Ito colours: distinguishable with colour-blindness, readable on light and dark themes.
 METHOD_COLORS: dict[str, str] = {
@@ -17,20 +23,9 @@ METHOD_COLORS: dict[str, str] = {
     "metasgd": "#332288",     # indigo
     "scratch": "#999999",   # grey: the floor
 }
-METHOD_LABELS: dict[str, str] = {
-    "maml": "MAML",
-    "fomaml": "First-order MAML",
-    "reptile": "Reptile",
-    "pretrain": "Pre-training",
-    "anil": "ANIL (head adapted)",
-    "anil-whole": "ANIL (whole net adapted)",
-    "metasgd": "Meta-SGD (learned α)",
-    "scratch": "Scratch (random init)",
-}
 # Class colours for decision regions: distinct from the method colours above.
 CLASS_COLORS: tuple[str, ...] = ("#CC79A7", "#56B4E9", "#F0E442", "#8C6D31", "#7F3C8D",
                                  "#11A579", "#3969AC", "#F2B701", "#E73F74", "#80BA5A")
-METRIC_LABELS = {"loss": "test loss", "accuracy": "test accuracy"}
 
 
 def color(method: str) -> str:
@@ -42,10 +37,23 @@ def color(method: str) -> str:
 
 
 def label(method: str) -> str:
-    """The method's name in plain words."""
-    if method in METHOD_LABELS:
-        return METHOD_LABELS[method]
-    return METHODS[method].title if method in METHODS else method
+    """The method's name in plain words, in the current language (`method.<name>`)."""
+    return t_or(f"method.{method}", METHODS[method].title if method in METHODS else method)
+
+
+def family_title(family: str) -> str:
+    """The task family's title in the current language (`family.<name>.title`)."""
+    return t_or(f"family.{family}.title", FAMILIES[family].title if family in FAMILIES else family)
+
+
+def metric_label(metric: str) -> str:
+    """'test loss', 'test accuracy' in the current language (`metric.<name>.test`)."""
+    return t_or(f"metric.{metric}.test", metric)
+
+
+def metric_name(metric: str) -> str:
+    """'loss', 'accuracy' in the current language (`metric.<name>`)."""
+    return t_or(f"metric.{metric}", metric)
 
 
 def class_color(index: int) -> str:
@@ -54,5 +62,5 @@ def class_color(index: int) -> str:
 
 
 def steps_text(k: int) -> str:
-    """'1 step', '5 steps'."""
-    return f"{k} step" if k == 1 else f"{k} steps"
+    """'1 step', '5 steps' (in the current language)."""
+    return t("steps.one" if k == 1 else "steps.many", k=k)

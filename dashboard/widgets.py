@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.settings import SettingError, Spec
 from dashboard import hosting
+from dashboard.i18n import t, t_or
 
 # In the URL for sharing; kept for the session while a page without the sidebar is open.
 # Entry-script bindings hold their URL names on every page, so the training settings are
@@ -32,14 +33,20 @@ def parse_ints(value: str, name: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
     except ValueError:
-        raise SettingError(f"{name} must be whole numbers separated by commas "
-                           f"(got {value[:40]!r})") from None
+        raise SettingError(t("error.ints", name=name, value=repr(value[:40]))) from None
 
 
 def _label(spec: Spec) -> str:
     name = spec.name.replace("_", " ")
     symbol = spec.help.split(":")[0]
     return f"{name} ({symbol})" if ":" in spec.help and len(symbol) <= 2 else name
+
+
+def setting_text(spec: Spec, key: str, part: str, english: str) -> str:
+    """A setting's 'label' or 'help' in the current language: `setting.<key>.<part>` (e.g. a
+    family's own wording, `setting.clusters.shots.help`), else `setting.<name>.<part>`, else
+    `english` (the core's words)."""
+    return t_or(f"setting.{key}.{part}", t_or(f"setting.{spec.name}.{part}", english))
 
 
 def _step(spec: Spec) -> float | int:
@@ -49,34 +56,36 @@ def _step(spec: Spec) -> float | int:
     return float(10 ** math.floor(math.log10(magnitude)))
 
 
-def _number(spec: Spec, key: str, value: Any, text: str) -> Any:
+def _number(spec: Spec, key: str, value: Any, text: str, help: str) -> Any:
     cast = int if spec.kind == "int" else float
     low = None if spec.low is None else cast(spec.low)
     high = None if spec.high is None else cast(spec.high)
-    return st.number_input(text, low, high, cast(value), _step(spec), key=key, help=spec.help,
+    return st.number_input(text, low, high, cast(value), _step(spec), key=key, help=help,
                            format=None if spec.kind == "int" else "%.4g", **BIND)
 
 
-def widget(spec: Spec, key: str, value: Any, text: str | None = None) -> Any:
+def widget(spec: Spec, key: str, value: Any) -> Any:
     """One input for one setting, bounded by the spec's range (and a hosted server's limits) and
-    bound to the URL."""
+    bound to the URL; its label and help in the current language (the choices of a choice
+    setting stay as the core names them: they are its values, in the URL too)."""
     spec = hosting.bounded(spec)
-    text = text or _label(spec)
+    text = setting_text(spec, key, "label", _label(spec))
+    help = setting_text(spec, key, "help", spec.help)
     if spec.kind in ("int", "float"):
-        return _number(spec, key, value, text)
+        return _number(spec, key, value, text, help)
     if spec.kind == "bool":
-        return st.toggle(text, bool(value), key=key, help=spec.help, **BIND)
+        return st.toggle(text, bool(value), key=key, help=help, **BIND)
     if spec.kind == "choice":
         return st.selectbox(text, spec.choices, spec.choices.index(value), key=key,
-                            help=spec.help, **BIND)
+                            help=help, **BIND)
     if spec.kind in ("ints", "text", "path"):  # ints are parsed (and explained when bad) later
-        return st.text_input(text, widget_value(spec, value), key=key, help=spec.help, **BIND)
+        return st.text_input(text, widget_value(spec, value), key=key, help=help, **BIND)
     st.caption(text)  # a (low, high) range: two bounded numbers side by side
     left, right = st.columns(2)
     span = (spec.default[1] - spec.default[0]) / 10  # sets the +/- step
     number = Spec(spec.name, "float", span, spec.help, spec.low, spec.high)
     with left:
-        low = _number(number, f"{key}.low", value[0], "from")
+        low = _number(number, f"{key}.low", value[0], t("widget.from"), help)
     with right:
-        high = _number(number, f"{key}.high", value[1], "to")
+        high = _number(number, f"{key}.high", value[1], t("widget.to"), help)
     return (low, high)

@@ -69,7 +69,7 @@ def test_compare_page_opens_on_the_default_scenario_with_a_train_button():
     default = SCENARIOS[0]
     assert at.title[0].value.startswith("Good now")
     assert any(b.label == "Train" for b in at.button)
-    assert at.selectbox(key="scenario").value == default.name
+    assert at.selectbox(key="scenario").value == default.key
     assert at.selectbox(key="family").value == default.family
     assert at.pills(key="methods").value == list(default.methods)
 
@@ -137,7 +137,7 @@ def test_inspect_without_results_offers_training():
 def test_preset_fills_the_widgets():
     at = _app()
     preset = SCENARIOS_BY_KEY["permuted-labels"]
-    at.selectbox(key="scenario").set_value(preset.name).run()
+    at.selectbox(key="scenario").set_value(preset.key).run()
     assert not at.exception
     assert at.selectbox(key="family").value == "clusters"
     assert at.toggle(key="clusters.consistent_labels").value is False
@@ -147,7 +147,7 @@ def test_preset_fills_the_widgets():
     assert at.number_input(key="train.test_steps").value == preset.test_steps
     assert any(preset.look_for in i.value for i in at.info)
     at.number_input(key="train.iterations").set_value(401).run()  # any change: no longer the preset
-    assert at.selectbox(key="scenario").value == "Custom settings"
+    assert at.selectbox(key="scenario").value == "custom"
     assert not any(preset.look_for in i.value for i in at.info)
 
 

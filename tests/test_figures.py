@@ -183,8 +183,8 @@ def test_regression_inspection_adapts_every_method_to_edited_points():
     truth = adaptation.truth_frame(family, task, result.axes[0])
     fig = regression_figure(result.curves, truth, support, adaptation.query_frame(task, family),
                             result.scores, step=2)
-    names = [t.name for t in fig.data]
-    assert names.count(CLICK_LAYER) == 2 and names.count(SUPPORT) == 2
+    tags = [t.meta for t in fig.data]  # what the page tells clicks apart by, in any language
+    assert tags.count(CLICK_LAYER) == 2 and tags.count(SUPPORT) == 2
     assert "loss" in fig.layout.annotations[0].text
 
 

@@ -5,17 +5,18 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.evaluation import higher_is_better
-from dashboard.theme import METRIC_LABELS, color, label, steps_text
+from dashboard.i18n import t
+from dashboard.theme import color, label, metric_label, steps_text
 
 HEIGHT = 380
 MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
 
 
-def axis_title(metric: str) -> str:
-    """E.g. 'test loss (lower is better)'."""
+def axis_title(metric: str, what: str | None = None) -> str:
+    """E.g. 'test loss (lower is better)'; `what` names another quantity of the same metric."""
     better = "higher" if higher_is_better(metric) else "lower"
-    return f"{METRIC_LABELS.get(metric, metric)} ({better} is better)"
+    return t(f"chart.better.{better}", what=what or metric_label(metric))
 
 
 def rgba(hex_color: str, alpha: float) -> str:
@@ -34,7 +35,8 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
 def _chance(fig: go.Figure, chance: float | None) -> None:
     if chance is not None:
         fig.add_hline(y=chance, line_dash="dot", line_color="gray",
-                      annotation_text=f"chance ({chance:.2g})", annotation_position="bottom right")
+                      annotation_text=t("chart.chance", value=f"{chance:.2g}"),
+                      annotation_position="bottom right")
 
 
 def _bar(rows: pd.DataFrame, name: str, before: bool) -> go.Bar:
@@ -47,24 +49,23 @@ def _bar(rows: pd.DataFrame, name: str, before: bool) -> go.Bar:
         error_y={"type": "data", "array": rows.ci_high - rows["mean"],
                  "arrayminus": rows["mean"] - rows.ci_low, "color": "gray"},
         customdata=rows[["ci_low", "ci_high"]],
-        hovertemplate="%{x}<br>" + name + ": %{y:.3g}<br>95 % CI %{customdata[0]:.3g} – "
-                      "%{customdata[1]:.3g}<extra></extra>")
+        hovertemplate="%{x}<br>" + name + ": %{y:.3g}<br>" + t("chart.ci") +
+                      " %{customdata[0]:.3g} – %{customdata[1]:.3g}<extra></extra>")
 
 
 def before_after_figure(df: pd.DataFrame, metric: str, k: int,
                         chance: float | None = None) -> go.Figure:
     """Per method: step-0 performance next to after-k-steps performance, with 95 % CIs."""
     sub = df[df.metric == metric]
-    after = f"after {steps_text(k)} of fine-tuning"
-    fig = go.Figure([_bar(sub[sub.step == 0], "before adaptation (step 0)", before=True),
+    after = t("chart.after_finetuning", steps=steps_text(k))
+    fig = go.Figure([_bar(sub[sub.step == 0], t("chart.before_step0"), before=True),
                      _bar(sub[sub.step == k], after, before=False)])
     for _, row in sub[(sub.step == 0) & (sub.diverged != "")].iterrows():
-        fig.add_annotation(x=row.label, y=0, text="diverged", showarrow=False, yshift=12,
+        fig.add_annotation(x=row.label, y=0, text=t("chart.diverged"), showarrow=False, yshift=12,
                            font={"color": color(row.method)})
     _chance(fig, chance)
     fig.update_layout(barmode="group", yaxis_title=axis_title(metric), xaxis_title=None)
-    what = METRIC_LABELS.get(metric, metric)
-    return _layout(fig, f"Before vs after adaptation: {what} on new tasks")
+    return _layout(fig, t("chart.before_after.title", what=metric_label(metric)))
 
 
 def _band(rows: pd.DataFrame, method: str) -> go.Scatter:
@@ -87,18 +88,18 @@ def adaptation_curve_figure(df: pd.DataFrame, metric: str, crossings: pd.DataFra
         fig.add_trace(go.Scatter(
             x=rows.step, y=rows["mean"], name=rows.label.iloc[0], legendgroup=method,
             mode="lines" if many else "lines+markers", line={"color": color(method), "width": 2.5},
-            hovertemplate=rows.label.iloc[0] + "<br>step %{x}: %{y:.3g}<extra></extra>"))
+            hovertemplate=rows.label.iloc[0] + "<br>" + t("chart.step_hover") + "<extra></extra>"))
     if crossings is not None and not crossings.empty:
-        text = [f"{label(w)} overtakes {label(lo)}"
+        text = [t("chart.overtakes", winner=label(w), loser=label(lo))
                 for w, lo in zip(crossings.winner, crossings.loser)]
-        fig.add_trace(go.Scatter(x=crossings.x, y=crossings.y, mode="markers", name="lead changes",
+        fig.add_trace(go.Scatter(x=crossings.x, y=crossings.y, mode="markers",
+                                 name=t("chart.lead_changes"),
                                  marker={"symbol": "star", "size": 14, "color": "gold",
                                          "line": {"color": "black", "width": 1}},
                                  text=text, hovertemplate="%{text}<extra></extra>"))
     _chance(fig, chance)
-    fig.update_layout(xaxis_title="fine-tuning steps on the new task's support set (0 = before)",
-                      yaxis_title=axis_title(metric))
-    return _layout(fig, "Adaptation curve: how each method improves step by step")
+    fig.update_layout(xaxis_title=t("chart.curve.x"), yaxis_title=axis_title(metric))
+    return _layout(fig, t("chart.curve.title"))
 
 
 def gain_figure(gains: pd.DataFrame) -> go.Figure:
@@ -112,7 +113,7 @@ def gain_figure(gains: pd.DataFrame) -> go.Figure:
         text=[f"{g:.3g}" for g in rows.gain], textposition="inside", insidetextanchor="start",
         textangle=0, constraintext="none",  # small or negative gains keep a readable label
         hovertemplate="%{y}: %{x:.3g}<extra></extra>"))
-    sign = f"step {k} − step 0" if higher_is_better(metric) else f"step 0 − step {k}"
-    fig.update_layout(xaxis_title=f"{METRIC_LABELS.get(metric, metric)} gained ({sign})",
+    better = "higher" if higher_is_better(metric) else "lower"
+    fig.update_layout(xaxis_title=t(f"chart.gain.x.{better}", what=metric_label(metric), k=k),
                       yaxis_title=None, showlegend=False)
-    return _layout(fig, f"Gain from adaptation after {steps_text(k)}: the 'potential'")
+    return _layout(fig, t("chart.gain.title", steps=steps_text(k)))

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.i18n import t
 from dashboard.theme import label, steps_text
 
 RIGHT, WRONG, NEUTRAL = (0, 158, 115), (213, 94, 0), (200, 200, 200)  # Okabe–Ito green, vermillion
@@ -53,14 +54,15 @@ def image_task_figure(support: np.ndarray, support_labels: np.ndarray, query: np
     tile_shape = _tile(support[0], NEUTRAL, border).shape
     shown = [np.flatnonzero(query_labels == c)[:per_class] for c in range(ways)]
     methods = list(dict.fromkeys(predictions.method))
-    titles = [f"support set: {len(support_labels)} images, column = label 0…{ways - 1}"]
+    titles = [t("chart.images.support", n=len(support_labels), last=ways - 1)]
     panels = []
     for method in methods:
         for s in (0, step):
             predicted = _predicted_frame(predictions, method, s)
             right = int((predicted == query_labels).sum())
-            when = "before adaptation" if s == 0 else f"after {steps_text(s)}"
-            titles.append(f"{label(method)}, {when}: {right}/{len(query_labels)} query right")
+            when = t("story.when.before") if s == 0 else t("chart.after", steps=steps_text(s))
+            titles.append(t("chart.images.panel", method=label(method), when=when, right=right,
+                            total=len(query_labels)))
             panels.append(predicted)
     fig = make_subplots(rows=1 + len(methods), cols=2, subplot_titles=titles,
                         specs=[[{"colspan": 2}, None]] + [[{}, {}]] * len(methods),

@@ -9,10 +9,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.figures.compare import rgba
-from dashboard.theme import class_color, color, label, steps_text
+from dashboard.i18n import t
+from dashboard.theme import class_color, color, label, metric_name, steps_text
 
-CLICK_LAYER = "click to place a point"
-SUPPORT = "support points (what the model adapts to)"
+# Language-neutral trace tags (`meta`): the page tells clicks on these apart by them.
+CLICK_LAYER = "click"
+SUPPORT = "support"
 PANEL_HEIGHT = 300
 COLUMNS = 3
 
@@ -42,11 +44,11 @@ def _click_layer(xs: np.ndarray, ys: np.ndarray, avoid_x, avoid_y) -> go.Scatter
     for x, y in zip(avoid_x, avoid_y):
         near |= np.hypot((gx - x) / span_x, (gy - y) / span_y) < 0.04
     gx, gy = gx[~near], gy[~near]
-    return go.Scatter(x=gx, y=gy, mode="markers", name=CLICK_LAYER,
+    return go.Scatter(x=gx, y=gy, mode="markers", name=t("chart.click_layer"), meta=CLICK_LAYER,
                       # Tiny markers: a click on a support point must pick that point, not the grid.
                       marker={"size": 2, "opacity": 0.0, "color": "gray"}, legendgroup="click",
-                      showlegend=False, hovertemplate="place a point at (%{x:.2f}, %{y:.2f})"
-                                                      "<extra></extra>")
+                      showlegend=False,
+                      hovertemplate=t("chart.place_hover") + "<extra></extra>")
 
 
 def _selected(support: pd.DataFrame, selected: int | None) -> list[float]:
@@ -58,7 +60,8 @@ def score_title(method: str, scores: pd.DataFrame, metric: str, step: int) -> st
     mine = scores[(scores.method == method) & (scores.metric == metric)].set_index("step").value
     if step not in mine.index:
         return label(method)
-    return f"{label(method)}<br>{metric} {mine[0]:.2f} → {mine[step]:.2f}"  # narrow panels
+    # Two lines: the panels are narrow.
+    return f"{label(method)}<br>{metric_name(metric)} {mine[0]:.2f} → {mine[step]:.2f}"
 
 
 def regression_figure(curves: pd.DataFrame, truth: pd.DataFrame, support: pd.DataFrame,
@@ -78,23 +81,25 @@ def regression_figure(curves: pd.DataFrame, truth: pd.DataFrame, support: pd.Dat
         mine = curves[curves.method == method]
         before, after = mine[mine.step == 0], mine[mine.step == step]
         traces = [
-            go.Scatter(x=truth.x, y=truth.y, mode="lines", name="true function",
+            go.Scatter(x=truth.x, y=truth.y, mode="lines", name=t("chart.true_function"),
                        line={"color": "gray", "dash": "dash"}, showlegend=first, legendgroup="t",
                        hoverinfo="skip"),  # only the grid and the support points take clicks
-            go.Scatter(x=before.x, y=before.y, mode="lines", name="before adaptation (step 0)",
+            go.Scatter(x=before.x, y=before.y, mode="lines", name=t("chart.before_step0"),
                        line={"color": rgba(color(method), 0.6), "dash": "dot", "width": 2},
                        showlegend=False, hoverinfo="skip"),
-            go.Scatter(x=after.x, y=after.y, mode="lines", name=f"after {steps_text(step)}",
+            go.Scatter(x=after.x, y=after.y, mode="lines",
+                       name=t("chart.after", steps=steps_text(step)),
                        line={"color": color(method), "width": 3}, showlegend=False,
                        hoverinfo="skip"),
-            go.Scatter(x=query.x, y=query.y, mode="markers", name="query points (scored)",
+            go.Scatter(x=query.x, y=query.y, mode="markers", name=t("chart.query_points"),
                        marker={"color": "gray", "size": 6, "symbol": "circle-open"},
                        showlegend=first, legendgroup="q", hoverinfo="skip"),
-            go.Scatter(x=support.x, y=support.y, mode="markers", name=SUPPORT,
+            go.Scatter(x=support.x, y=support.y, mode="markers", name=t("chart.support_points"),
+                       meta=SUPPORT,
                        marker={"color": "black", "size": 11, "line": {"color": "white",
                                "width": _selected(support, selected)}},
                        showlegend=first, legendgroup="s",
-                       hovertemplate="support point %{pointNumber}<extra></extra>"),
+                       hovertemplate=t("chart.support_hover") + "<extra></extra>"),
             _click_layer(click_x, click_y, support.x, support.y)]
         for trace in traces:
             fig.add_trace(trace, row=row, col=col)
@@ -105,7 +110,7 @@ def regression_figure(curves: pd.DataFrame, truth: pd.DataFrame, support: pd.Dat
 
 def _style_legend(fig: go.Figure, step: int) -> None:
     """Legend entries for the line styles, in neutral grey (each panel has its method's colour)."""
-    styles = (("before adaptation (step 0)", "dot"), (f"after {steps_text(step)}", "solid"))
+    styles = ((t("chart.before_step0"), "dot"), (t("chart.after", steps=steps_text(step)), "solid"))
     for name, dash in styles:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name,
                                  line={"color": "gray", "dash": dash, "width": 2}))
@@ -132,16 +137,16 @@ def regions_figure(regions: dict[str, np.ndarray], axes: tuple[np.ndarray, np.nd
             go.Heatmap(x=axes[0], y=axes[1], z=regions[method][step], zmin=-0.5, zmax=ways - 0.5,
                        colorscale=_class_scale(ways), opacity=0.45, showscale=False,
                        hoverinfo="skip"),
-            go.Scatter(x=query.x1, y=query.x2, mode="markers", name="query points (scored)",
+            go.Scatter(x=query.x1, y=query.x2, mode="markers", name=t("chart.query_points"),
                        marker={"color": [class_color(c) for c in query.label], "size": 5,
                                "opacity": 0.6}, showlegend=first, legendgroup="q",
                        hoverinfo="skip"),
-            go.Scatter(x=support.x1, y=support.x2, mode="markers", name=SUPPORT,
+            go.Scatter(x=support.x1, y=support.x2, mode="markers", name=t("chart.support_points"),
+                       meta=SUPPORT,
                        marker={"color": [class_color(c) for c in support.label], "size": 12,
                                "line": {"color": "black", "width": _selected(support, selected)}},
                        showlegend=first, legendgroup="s", customdata=support.label,
-                       hovertemplate="support point %{pointNumber}: class %{customdata}"
-                                     "<extra></extra>"),
+                       hovertemplate=t("chart.support_class_hover") + "<extra></extra>"),
             _click_layer(click[0], click[1], support.x1, support.x2)]
         for trace in traces:
             fig.add_trace(trace, row=row, col=col)
@@ -157,8 +162,8 @@ def task_curve_figure(scores: pd.DataFrame, metric: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=rows.step, y=rows.value, mode="lines+markers",
                                  name=label(method), line={"color": color(method)}))
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      title={"text": f"This task's query {metric} after each fine-tuning step",
+                      title={"text": t("chart.task_curve.title", metric=metric_name(metric)),
                              "x": 0},
-                      xaxis_title="fine-tuning steps", yaxis_title=metric,
+                      xaxis_title=t("chart.finetuning_steps"), yaxis_title=metric_name(metric),
                       legend={"orientation": "h", "y": -0.3, "x": 0})
     return fig

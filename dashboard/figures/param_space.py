@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.theme import METHOD_COLORS, METHOD_LABELS
+from dashboard.i18n import t
+from dashboard.theme import METHOD_COLORS, label
 
 # Task colours avoid the method colours and stay readable on light and dark backgrounds.
 TASK_COLORS = ("#A6761D", "#9467BD", "#17BECF", "#BCBD22", "#CC79A7")
@@ -21,13 +22,18 @@ OPTIMUM_MARKERS = {"reptile": ("diamond", 20), "maml": ("star", 17), "pretrain":
 # In 1-D each optimum's name sits on its dotted line, one height per method (fraction of the
 # plot's height), so that names of close optima stand one above the other.
 OPTIMUM_LABEL_HEIGHTS = {"pretrain": 0.97, "maml": 0.9, "reptile": 0.83}
-SUM_NAME = "Sum over tasks"
+SUM_NAME = "Sum over tasks"  # the curves' ids in the frames; shown through shown_name()
 AXES = ("x", "y")
 
 
 def task_name(n: int) -> str:
-    """'Task 1' for n = 0."""
+    """'Task 1' for n = 0 (a curve's id)."""
     return f"Task {n + 1}"
+
+
+def shown_name(curve: str) -> str:
+    """A curve id ('Task 1', SUM_NAME) as the legend shows it, in the current language."""
+    return t("ps.sum") if curve == SUM_NAME else t("ps.task", i=curve.split()[-1])
 
 
 def task_color(n: int) -> str:
@@ -110,7 +116,7 @@ def _base_layout(fig: go.Figure, title: str, two_d: bool) -> go.Figure:
         fig.update_xaxes(title="φ₁", constrain="domain")
     else:
         fig.update_xaxes(title="φ")
-        fig.update_yaxes(title="loss")
+        fig.update_yaxes(title=t("metric.loss"))
     return fig
 
 
@@ -119,15 +125,16 @@ def _optima_traces(optima: pd.DataFrame, two_d: bool, top: float | None) -> list
     traces = []
     order = list(OPTIMUM_MARKERS)
     for row in sorted(optima.itertuples(), key=lambda r: order.index(r.method)):
-        name = f"{METHOD_LABELS[row.method]} optimum"
+        name = t("ps.optimum", method=label(row.method))
         color = METHOD_COLORS[row.method]
         symbol, size = OPTIMUM_MARKERS[row.method]
         marker = dict(color=color, size=size, symbol=f"{symbol}-open", line=dict(width=3))
         y = row.y if two_d else row.loss
         traces.append(go.Scatter(x=[row.x], y=[y], mode="markers", name=name, marker=marker,
                                  legendgroup=row.method,
-                                 hovertemplate=f"{name}<br>Σ loss before adaptation {row.loss:.3f}"
-                                               "<extra></extra>"))
+                                 hovertemplate=name + "<br>" + t("ps.hover.optimum",
+                                                                 loss=f"{row.loss:.3f}")
+                                 + "<extra></extra>"))
         if not two_d:
             height = top * OPTIMUM_LABEL_HEIGHTS[row.method]
             traces.append(go.Scatter(x=[row.x, row.x], y=[0, top], mode="lines", showlegend=False,
@@ -135,7 +142,7 @@ def _optima_traces(optima: pd.DataFrame, two_d: bool, top: float | None) -> list
                                      line=dict(color=color, dash="dot", width=2)))
             traces.append(go.Scatter(x=[row.x], y=[height], mode="text", showlegend=False,
                                      legendgroup=row.method, hoverinfo="skip",
-                                     text=[f" {METHOD_LABELS[row.method]}"],
+                                     text=[f" {label(row.method)}"],
                                      textposition="middle right",
                                      textfont=dict(color=color, size=12)))
     return traces
@@ -149,11 +156,12 @@ def _adaptation_parts(paths: pd.DataFrame, two_d: bool) -> tuple[list, list]:
         color = task_color(task)
         ys = steps["y"] if two_d else steps["loss"]
         traces.append(go.Scatter(
-            x=steps["x"], y=ys, mode="markers", name=f"{task_name(task)}: inner steps",
+            x=steps["x"], y=ys, mode="markers",
+            name=t("ps.inner_steps_of", task=shown_name(task_name(task))),
             legendgroup=f"task{task}", showlegend=False, marker=dict(color=color, size=7),
             customdata=np.stack([steps["step"], steps["loss"]], -1),
-            hovertemplate=f"{task_name(task)}, step %{{customdata[0]}}<br>"
-                          "its loss %{customdata[1]:.3f}<extra></extra>"))
+            hovertemplate=shown_name(task_name(task)) + t("punct.comma") + t("ps.hover.step")
+                          + "<extra></extra>"))
         pts = list(zip(steps["x"], ys))
         arrows += [_arrow(a, b, color) for a, b in zip(pts, pts[1:]) if a != b]
     return traces, arrows
@@ -161,10 +169,10 @@ def _adaptation_parts(paths: pd.DataFrame, two_d: bool) -> tuple[list, list]:
 
 def _phi_trace(phi: tuple, y: float) -> go.Scatter:
     """The user's φ."""
-    return go.Scatter(x=[phi[0]], y=[y], mode="markers", name="your φ",
+    return go.Scatter(x=[phi[0]], y=[y], mode="markers", name=t("ps.phi"),
                       marker=dict(color=PHI_COLOR, size=13, symbol="x-thin-open",
                                   line=dict(width=3, color=PHI_COLOR)),
-                      hovertemplate="your φ<extra></extra>")
+                      hovertemplate=t("ps.phi") + "<extra></extra>")
 
 
 def landscape_figure(curves: pd.DataFrame, optima: pd.DataFrame, paths: pd.DataFrame,
@@ -182,27 +190,26 @@ def _landscape_1d(curves, optima, paths, phi) -> go.Figure:
         is_sum = name == SUM_NAME
         task = None if is_sum else int(name.split()[-1]) - 1
         color = SUM_COLOR if is_sum else task_color(task)
-        fig.add_trace(go.Scatter(x=c["x"], y=c["loss"], mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=c["x"], y=c["loss"], mode="lines", name=shown_name(name),
                                  legendgroup=f"task{task}",
                                  line=dict(color=color, width=4 if is_sum else 2,
                                            dash="solid" if is_sum else "dash"),
-                                 hovertemplate=f"{name}<br>φ %{{x:.3f}}<br>loss %{{y:.3f}}"
-                                               "<extra></extra>"))
+                                 hovertemplate=shown_name(name) + "<br>" + t("ps.hover.curve")
+                                 + "<extra></extra>"))
     top = float(curves["loss"].max()) * 1.05
     for trace in _optima_traces(optima, False, top):
         fig.add_trace(trace)
     traces, arrows = _adaptation_parts(paths, False)
     for trace in traces:
         fig.add_trace(trace)
-    fig.add_trace(go.Scatter(x=[phi[0], phi[0]], y=[0, top], mode="lines", name="your φ",
+    fig.add_trace(go.Scatter(x=[phi[0], phi[0]], y=[0, top], mode="lines", name=t("ps.phi"),
                              line=dict(color=PHI_COLOR, width=2, dash="dashdot"),
                              hoverinfo="skip"))
     xs = np.sort(curves["x"].unique())[::4]
-    fig.add_trace(_click_grid(xs, np.linspace(0, top, 16), "click to move φ here<br>φ %{x:.2f}"))
+    fig.add_trace(_click_grid(xs, np.linspace(0, top, 16), t("ps.hover.click_1d")))
     fig.update_layout(annotations=arrows)
     fig.update_yaxes(range=[0, top])
-    return _base_layout(fig, "Task losses, their sum, and each task's inner steps from your φ",
-                        False)
+    return _base_layout(fig, t("ps.title.landscape_1d"), False)
 
 
 def _surface(curves: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,10 +221,10 @@ def _surface(curves: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray, n
 def _contours(curves: pd.DataFrame, with_tasks: bool) -> list[go.Contour]:
     """Filled contours of the summed loss and, optionally, a few lines of each task's loss."""
     x, y, z = _surface(curves, SUM_NAME)
-    traces = [go.Contour(x=x, y=y, z=z, name=SUM_NAME, colorscale="Greys", reversescale=True,
-                         opacity=0.55, ncontours=18, line=dict(width=0.5),
-                         colorbar=dict(title="Σ loss", thickness=12),
-                         hovertemplate="φ (%{x:.2f}, %{y:.2f})<br>Σ loss %{z:.3f}<extra></extra>")]
+    traces = [go.Contour(x=x, y=y, z=z, name=shown_name(SUM_NAME), colorscale="Greys",
+                         reversescale=True, opacity=0.55, ncontours=18, line=dict(width=0.5),
+                         colorbar=dict(title=t("ps.sum_loss"), thickness=12),
+                         hovertemplate=t("ps.hover.contour") + "<extra></extra>")]
     if with_tasks:
         for name in curves["curve"].unique():
             if name == SUM_NAME:
@@ -225,7 +232,7 @@ def _contours(curves: pd.DataFrame, with_tasks: bool) -> list[go.Contour]:
             x, y, z = _surface(curves, name)
             color = task_color(int(name.split()[-1]) - 1)
             traces.append(go.Contour(
-                x=x, y=y, z=z, name=name, showscale=False, showlegend=True,
+                x=x, y=y, z=z, name=shown_name(name), showscale=False, showlegend=True,
                 legendgroup=f"task{int(name.split()[-1]) - 1}",
                 contours=dict(coloring="none", start=0.1 * z.max(), end=0.5 * z.max(),
                               size=0.2 * z.max()),
@@ -236,7 +243,7 @@ def _contours(curves: pd.DataFrame, with_tasks: bool) -> list[go.Contour]:
 def _click_grid(xs: np.ndarray, ys: np.ndarray, hover: str) -> go.Scatter:
     """Invisible points all over the plot, so that a click anywhere can pick φ."""
     gx, gy = np.meshgrid(xs, ys)
-    return go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to move φ",
+    return go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name=t("ps.click"),
                       showlegend=False, marker=dict(size=6, opacity=0),
                       hovertemplate=hover + "<extra></extra>")
 
@@ -245,11 +252,11 @@ def _landscape_2d(curves, optima, paths, phi, centres) -> go.Figure:
     """2-D: contours, task minima, the optima, and each task's inner-step arrows from φ."""
     fig = go.Figure(_contours(curves, with_tasks=True))
     xs = np.sort(curves["x"].unique())[::2]  # contours cannot be clicked, these points can
-    fig.add_trace(_click_grid(xs, xs, "click to move φ here<br>(%{x:.2f}, %{y:.2f})"))
+    fig.add_trace(_click_grid(xs, xs, t("ps.hover.click_2d")))
     if centres is not None:
         for row in centres.itertuples():
             fig.add_trace(go.Scatter(x=[row.x], y=[row.y], mode="markers",
-                                     name=f"{task_name(row.task)} minimum",
+                                     name=t("ps.minimum", task=shown_name(task_name(row.task))),
                                      legendgroup=f"task{row.task}", showlegend=False,
                                      marker=dict(color=task_color(row.task), size=11,
                                                  symbol="x")))
@@ -263,8 +270,7 @@ def _landscape_2d(curves, optima, paths, phi, centres) -> go.Figure:
     lo, hi = float(curves["x"].min()), float(curves["x"].max())
     fig.update_xaxes(range=[lo, hi])
     fig.update_yaxes(range=[lo, hi])
-    return _base_layout(fig, "Summed loss, each task's minimum, the optima and the inner steps "
-                        "from your φ", True)
+    return _base_layout(fig, t("ps.title.landscape_2d"), True)
 
 
 def directions_figure(directions: pd.DataFrame, phi: tuple, curves: pd.DataFrame | None = None,
@@ -282,7 +288,7 @@ def _tip(d: np.ndarray, norm: float, length: float) -> np.ndarray:
 
 def _label(row) -> str:
     """'MAML  |d| = 0.123'."""
-    return f"{METHOD_LABELS[row.method]}  |d| = {row.norm:.3g}"
+    return f"{label(row.method)}  |d| = {row.norm:.3g}"
 
 
 def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Figure:
@@ -292,16 +298,15 @@ def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Fi
         color = METHOD_COLORS[row.method]
         end = phi[0] + _tip(np.array([row.dx]), row.norm, length)[0]
         fig.add_trace(go.Scatter(x=[phi[0], end], y=[i, i], mode="lines",
-                                 name=METHOD_LABELS[row.method], line=dict(color=color, width=3),
-                                 hovertemplate=f"{_label(row)}<br>direction {row.dx:.4f}"
-                                               "<extra></extra>"))
+                                 name=label(row.method), line=dict(color=color, width=3),
+                                 hovertemplate=_label(row) + "<br>"
+                                 + t("ps.hover.direction", d=f"{row.dx:.4f}") + "<extra></extra>"))
         if end != phi[0]:
             arrows.append(_arrow((phi[0], i), (end, i), color, width=3))
     fig.add_trace(go.Scatter(x=[phi[0]] * 2, y=[-0.5, len(directions) - 0.5], mode="lines",
-                             name="your φ", line=dict(color=PHI_COLOR, dash="dashdot")))
+                             name=t("ps.phi"), line=dict(color=PHI_COLOR, dash="dashdot")))
     fig.update_layout(annotations=arrows, height=320, showlegend=False,
-                      title="Update directions from your φ (arrows of equal length; |d| is "
-                            "the size)",
+                      title=t("ps.title.directions"),
                       margin=dict(l=10, r=10, t=50, b=10))
     fig.update_xaxes(title="φ", range=[phi[0] - 1.6 * length, phi[0] + 1.6 * length])
     # the labels stand in the axis margin, clear of arrows pointing either way
@@ -317,18 +322,19 @@ def _directions_2d(directions, phi, curves, paths, length) -> go.Figure:
     fig = go.Figure(_contours(curves, with_tasks=False) if curves is not None else [])
     if paths is not None:
         last = paths[paths["step"] == paths["step"].max()]
-        fig.add_trace(go.Scatter(x=last["x"], y=last["y"], mode="markers", name="adapted θₙ",
+        fig.add_trace(go.Scatter(x=last["x"], y=last["y"], mode="markers", name=t("ps.adapted"),
                                  marker=dict(color=[task_color(t) for t in last["task"]],
                                              size=9, symbol="circle-open", line=dict(width=2)),
-                                 hovertemplate="θ after the inner steps<extra></extra>"))
+                                 hovertemplate=t("ps.hover.adapted") + "<extra></extra>"))
     arrows = []
     for row in directions.itertuples():
         color = METHOD_COLORS[row.method]
         tip = np.array(phi) + _tip(np.array([row.dx, row.dy]), row.norm, length)
         fig.add_trace(go.Scatter(x=[phi[0], tip[0]], y=[phi[1], tip[1]], mode="lines",
                                  name=_label(row), line=dict(color=color, width=3),
-                                 hovertemplate=f"{_label(row)}<br>direction ({row.dx:.4f}, "
-                                               f"{row.dy:.4f})<extra></extra>"))
+                                 hovertemplate=_label(row) + "<br>" + t(
+                                     "ps.hover.direction", d=f"({row.dx:.4f}, {row.dy:.4f})")
+                                 + "<extra></extra>"))
         if row.norm > 1e-12:
             arrows.append(_arrow(phi, tuple(tip), color, width=3))
     fig.add_trace(_phi_trace(phi, phi[1]))
@@ -336,8 +342,7 @@ def _directions_2d(directions, phi, curves, paths, length) -> go.Figure:
     span = 1.5 * length
     fig.update_xaxes(range=[phi[0] - span, phi[0] + span])
     fig.update_yaxes(range=[phi[1] - span, phi[1] + span])
-    return _base_layout(fig, "Update directions from your φ (arrows of equal length; |d| is the "
-                        "size)", True)
+    return _base_layout(fig, t("ps.title.directions"), True)
 
 
 def meta_training_figure(curves: pd.DataFrame, paths: pd.DataFrame,
@@ -357,13 +362,13 @@ def meta_training_figure(curves: pd.DataFrame, paths: pd.DataFrame,
             symbol, size = OPTIMUM_MARKERS[row.method]
             fig.add_trace(go.Scatter(
                 x=[row.x], y=[row.y if two_d else methods.index(row.method)], mode="markers",
-                name=f"{METHOD_LABELS[row.method]} optimum", legendgroup=row.method,
+                name=t("ps.optimum", method=label(row.method)), legendgroup=row.method,
                 showlegend=False, hovertemplate="%{fullData.name}<extra></extra>",
                 marker=dict(color=METHOD_COLORS[row.method], size=size + 4,
                             symbol=f"{symbol}-open", line=dict(width=2.5))))
     first = len(fig.data)
     for method in methods:
-        fig.add_trace(go.Scatter(mode="lines", name=METHOD_LABELS[method], legendgroup=method,
+        fig.add_trace(go.Scatter(mode="lines", name=label(method), legendgroup=method,
                                  line=dict(color=METHOD_COLORS[method], width=2)))
         fig.add_trace(go.Scatter(mode="markers", showlegend=False, legendgroup=method,
                                  marker=dict(color=METHOD_COLORS[method], size=13,
@@ -374,14 +379,13 @@ def meta_training_figure(curves: pd.DataFrame, paths: pd.DataFrame,
     for trace, data in zip(fig.data[first:], fig.frames[-1].data):
         trace.update(x=data.x, y=data.y)  # the static view shows the finished paths
     fig.update_layout(updatemenus=[_play_button()], sliders=[_frame_slider(shown)])
-    fig = _base_layout(fig, "Meta-training from your φ: where each method takes φ "
-                       "(open markers: each method's optimum)", two_d)
+    fig = _base_layout(fig, t("ps.title.meta_training"), two_d)
     fig.update_layout(margin=dict(l=10, r=10, t=80, b=110),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
     if not two_d:
         fig.update_layout(height=380)
         fig.update_yaxes(title=None, tickvals=list(range(len(methods))),
-                         ticktext=[METHOD_LABELS[m] for m in methods],
+                         ticktext=[label(m) for m in methods],
                          range=[-0.6, len(methods) - 0.4])
         lo, hi = float(curves["x"].min()), float(curves["x"].max())
         fig.update_xaxes(range=[lo, hi])
@@ -404,8 +408,8 @@ def _play_button() -> dict:
     pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
     return dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
                 showactive=False,
-                buttons=[dict(label="▶ play", method="animate", args=[None, play]),
-                         dict(label="❚❚ pause", method="animate", args=[[None], pause])])
+                buttons=[dict(label=t("ps.play"), method="animate", args=[None, play]),
+                         dict(label=t("ps.pause"), method="animate", args=[[None], pause])])
 
 
 def _frame_slider(shown: list[int]) -> dict:
@@ -414,4 +418,4 @@ def _frame_slider(shown: list[int]) -> dict:
                   args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
              for i in shown]
     return dict(active=len(shown) - 1, steps=steps, x=0.18, y=-0.12, len=0.82, yanchor="top",
-                currentvalue=dict(prefix="meta-iteration "), pad=dict(t=0), font=dict(size=9))
+                currentvalue=dict(prefix=t("ps.slider_prefix")), pad=dict(t=0), font=dict(size=9))

@@ -5,7 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.figures.compare import HEIGHT, MARGIN, axis_title, rgba
-from dashboard.theme import METRIC_LABELS, color, steps_text
+from dashboard.i18n import t
+from dashboard.theme import color, metric_label, steps_text
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
@@ -33,10 +34,9 @@ def runs_curve_figure(df: pd.DataFrame, metric: str) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=rows.step, y=rows["mean"], name=name, legendgroup=group, mode="lines+markers",
                 line={"color": color(method), "width": 2.5, "dash": DASHES[i % len(DASHES)]},
-                hovertemplate=name + "<br>step %{x}: %{y:.3g}<extra></extra>"))
-    fig.update_layout(xaxis_title="fine-tuning steps on the new task's support set (0 = before)",
-                      yaxis_title=axis_title(metric))
-    return _layout(fig, "Adaptation curves of the selected runs (95 % CI bands)")
+                hovertemplate=name + "<br>" + t("chart.step_hover") + "<extra></extra>"))
+    fig.update_layout(xaxis_title=t("chart.curve.x"), yaxis_title=axis_title(metric))
+    return _layout(fig, t("runs.chart.curves"))
 
 
 def _bars(rows: pd.DataFrame, name: str, before: bool) -> go.Bar:
@@ -49,8 +49,8 @@ def _bars(rows: pd.DataFrame, name: str, before: bool) -> go.Bar:
         error_y={"type": "data", "array": rows.ci_high - rows["mean"],
                  "arrayminus": rows["mean"] - rows.ci_low, "color": "gray"},
         customdata=rows[["run", "ci_low", "ci_high"]],
-        hovertemplate="%{x}<br>" + name + ": %{y:.3g}<br>95 % CI %{customdata[1]:.3g} – "
-                      "%{customdata[2]:.3g}<extra></extra>")
+        hovertemplate="%{x}<br>" + name + ": %{y:.3g}<br>" + t("chart.ci")
+                      + " %{customdata[1]:.3g} – %{customdata[2]:.3g}<extra></extra>")
 
 
 def runs_before_after_figure(df: pd.DataFrame, metric: str, k: int) -> go.Figure:
@@ -58,9 +58,8 @@ def runs_before_after_figure(df: pd.DataFrame, metric: str, k: int) -> go.Figure
     sub = df[df.metric == metric]
     order = list(dict.fromkeys(sub.method))  # methods in the runs' order, runs within each
     sub = sub.iloc[sub.method.map(order.index).argsort(kind="stable")]
-    after = f"after {steps_text(k)} of fine-tuning"
-    fig = go.Figure([_bars(sub[sub.step == 0], "before adaptation (step 0)", before=True),
+    after = t("chart.after_finetuning", steps=steps_text(k))
+    fig = go.Figure([_bars(sub[sub.step == 0], t("chart.before_step0"), before=True),
                      _bars(sub[sub.step == k], after, before=False)])
     fig.update_layout(barmode="group", yaxis_title=axis_title(metric), xaxis_title=None)
-    what = METRIC_LABELS.get(metric, metric)
-    return _layout(fig, f"Before vs after adaptation, run by run: {what} on new tasks")
+    return _layout(fig, t("runs.chart.before_after", what=metric_label(metric)))

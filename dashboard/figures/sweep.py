@@ -12,7 +12,8 @@ from core.evaluation import higher_is_better
 from core.sweep_results import (advantage, main_metric, meta_method, is_number,
                                 summarise_seeds, summary_sentences)
 from dashboard.figures.compare import axis_title, rgba
-from dashboard.theme import METRIC_LABELS, color, label, steps_text
+from dashboard.i18n import t
+from dashboard.theme import color, label, metric_label, metric_name, steps_text
 
 HEIGHT = 400
 MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
@@ -26,7 +27,8 @@ def _positions(values: list) -> list:
 def _curve(rows: pd.DataFrame, axis: str, method: str, step: int, after: int,
            first: bool) -> list[go.Scatter]:
     x = _positions(list(rows[axis]))
-    name = f"{label(method)}, {'before adaptation' if step == 0 else 'after ' + steps_text(after)}"
+    when = t("story.when.before") if step == 0 else t("chart.after", steps=steps_text(after))
+    name = label(method) + t("punct.comma") + when
     band = go.Scatter(x=x + x[::-1], y=list(rows.ci_high) + list(rows.ci_low[::-1]),
                       mode="lines", fill="toself",
                       fillcolor=rgba(color(method), 0.12 if step == 0 else 0.2), line={"width": 0},
@@ -58,9 +60,8 @@ def scores_figure(pooled: pd.DataFrame, axes: list[str], metric: str, after: int
                     fig.add_trace(trace, 1, col)
         fig.update_xaxes(title_text=axes[0], row=1, col=col)
     fig.update_yaxes(title_text=axis_title(metric), row=1, col=1)
-    what = METRIC_LABELS.get(metric, metric)
-    fig.update_layout(title={"text": f"{what.capitalize()} before and after adaptation, against "
-                                     f"{axes[0]}", "x": 0}, height=HEIGHT, margin=MARGIN,
+    fig.update_layout(title={"text": t("sweep.chart.scores", what=metric_label(metric).capitalize(),
+                                       axis=axes[0]), "x": 0}, height=HEIGHT, margin=MARGIN,
                       legend={"orientation": "h", "y": -0.2, "x": 0}, hoverlabel={"namelength": -1})
     return fig
 
@@ -97,7 +98,8 @@ def advantage_figure(before: pd.DataFrame, after: pd.DataFrame, axes: list[str],
     95 % CIs overlap read 'tie' under a pale veil."""
     metric = after.metric.iloc[0] if not after.empty else "accuracy"
     fig = make_subplots(1, 2, shared_yaxes=True, horizontal_spacing=0.06,
-                        subplot_titles=["before adaptation (step 0)", f"after {steps_text(k)}"])
+                        subplot_titles=[t("chart.before_step0"),
+                                        t("chart.after", steps=steps_text(k))])
     for col, adv in enumerate((before, after), 1):
         fig.add_trace(_heatmap(adv, axes), 1, col)
         _veil_ties(fig, adv, axes, col)
@@ -105,13 +107,14 @@ def advantage_figure(before: pd.DataFrame, after: pd.DataFrame, axes: list[str],
     fig.update_yaxes(type="category")
     fig.update_yaxes(title_text=axes[1], row=1, col=1)
     better, worse = (meta, base) if higher_is_better(metric) else (base, meta)
-    unit = f"{label(better)}'s {metric} − {label(worse)}'s"
+    unit = t("sweep.chart.unit", better=label(better), worse=label(worse),
+             metric=metric_name(metric))
     limit = max(1e-9, float(pd.concat([before.lead, after.lead]).abs().max()))
     fig.update_layout(
-        title={"text": f"Where {label(meta)} beats {label(base)} ({unit}; positive: "
-                       f"{label(meta)} is better)", "x": 0},
+        title={"text": t("sweep.chart.lead", meta=label(meta), base=label(base), unit=unit),
+               "x": 0},
         coloraxis={"colorscale": "RdBu", "cmid": 0, "cmin": -limit, "cmax": limit,
-                   "colorbar": {"title": "lead"}},
+                   "colorbar": {"title": t("sweep.chart.lead_bar")}},
         height=HEIGHT, margin=MARGIN)
     return fig
 

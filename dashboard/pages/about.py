@@ -5,6 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.i18n import t
+
 COMPARE = "dashboard/pages/compare.py"
 INSPECT = "dashboard/pages/inspect.py"
 TRAINING = "dashboard/pages/training.py"
@@ -20,66 +22,42 @@ def _link(page: str, text: str, preset: str | None = None) -> None:
 
 def main() -> None:
     """Eight short sections, one per idea of the lecture notes."""
-    st.title("About: the ideas behind the lab")
-    st.markdown(
-        "**Learning to learn.** Ordinary learning runs a hand-designed recipe (architecture, "
-        "initialisation, update rule) on one task. Meta-learning *learns part of the recipe* "
-        "from many training tasks, so that a new task is learned faster and better. Here the "
-        "learned part is the initialisation φ that every new task starts from.")
-    _link(COMPARE, "Compare methods that learn φ differently")
+    st.title(t("about.title"))
+    st.markdown(t("about.learning"))
+    _link(COMPARE, t("about.link.compare"))
 
-    st.markdown(
-        "**Data comes as tasks.** Each task has a small training set, the *support set* (K "
-        "examples, 'K shots'), and a test set, the *query set*. Meta-training sees training "
-        "tasks only; every score in this lab is on test tasks no method has seen.")
-    _link(INSPECT, "Look at one test task's support and query points")
+    st.markdown(t("about.tasks"))
+    _link(INSPECT, t("about.link.inspect"))
 
-    st.markdown(
-        "**MAML learns φ for what it becomes** (Finn, Abbeel & Levine, ICML 2017). Its loss "
-        "is each task's query loss *after* one gradient step on that task's support set:")
+    st.markdown(t("about.maml"))
     st.latex(r"L(\phi)=\sum_{n=1}^{N} l_n(\hat\theta_n),\qquad "
              r"\hat\theta_n=\phi-\alpha\,\nabla_\phi l_n(\phi)")
-    st.markdown("All tasks share one architecture, since they all start from the same φ.")
-    _link(COMPARE, "The MAML paper's sinusoids", "maml-sinusoid")
+    st.markdown(t("about.maml_shared"))
+    _link(COMPARE, t("about.link.maml_sinusoid"), "maml-sinusoid")
 
-    st.markdown(
-        "**Potential, not current performance.** Pre-training (joint training on all tasks' "
-        "data) instead finds the φ that is best on all tasks *right now*, with no promise that "
-        "fine-tuning from it helps:")
+    st.markdown(t("about.potential"))
     st.latex(r"L(\phi)=\sum_{n=1}^{N} l_n(\phi)")
-    _link(COMPARE, "Consistent labels: pre-training wins at step 0, MAML after",
+    _link(COMPARE, t("about.link.consistent_labels"),
           "consistent-labels")
-    _link(COMPARE, "Permuted labels: pre-training cannot help", "permuted-labels")
-    _link(TRAINING, "MAML's loss after adaptation falls; before adaptation it need not")
-    _link(PARAMETER_SPACE, "The two loss curves l₁(φ), l₂(φ) and where each method puts φ")
+    _link(COMPARE, t("about.link.permuted_labels"), "permuted-labels")
+    _link(TRAINING, t("about.link.training"))
+    _link(PARAMETER_SPACE, t("about.link.loss_curves"))
 
-    st.markdown(
-        "**One inner step in training, as many as you like at test time.** MAML is usually "
-        "meta-trained with one inner step (fast, and hopefully enough); at test time one may "
-        "take more. With very few shots, many steps overfit.")
-    _link(COMPARE, "Train with 1 step, test with 10", "train-1-test-10")
-    _link(COMPARE, "Few shots, many steps: overfitting", "few-shots-overfit")
+    st.markdown(t("about.steps"))
+    _link(COMPARE, t("about.link.train_1_test_10"), "train-1-test-10")
+    _link(COMPARE, t("about.link.few_shots"), "few-shots-overfit")
 
-    st.markdown(
-        "**First-order approximation.** The exact meta-gradient goes through the inner step and "
-        "needs second derivatives; first-order MAML drops them and uses the gradient at the "
-        "adapted parameters:")
+    st.markdown(t("about.first_order"))
     st.latex(r"\nabla_\phi l(\hat\theta)=\big(I-\alpha\,\nabla^2_\phi l(\phi)\big)\,"
              r"\nabla_{\hat\theta} l(\hat\theta)\;\approx\;\nabla_{\hat\theta} l(\hat\theta)")
-    _link(COMPARE, "First-order vs second-order", "first-vs-second-order")
+    _link(COMPARE, t("about.link.first_order"), "first-vs-second-order")
 
-    st.markdown(
-        "**Reptile** (Nichol, Achiam & Schulman, 2018) takes several SGD steps on a task and "
-        "simply moves φ part of the way toward the result — no second derivatives, no query "
-        "gradient:")
+    st.markdown(t("about.reptile"))
     st.latex(r"\phi\leftarrow\phi+\varepsilon\,(\theta_n-\phi)")
-    _link(INSPECT, "Watch Reptile's φ adapt next to the others")
+    _link(INSPECT, t("about.link.reptile"))
 
-    st.markdown(
-        "**The comparison picture.** From the same φ, pre-training follows the gradient at φ, "
-        "first-order MAML the gradient at the adapted θ, and Reptile the sum of the inner steps "
-        "θ − φ.")
-    _link(PARAMETER_SPACE, "See the three update directions")
+    st.markdown(t("about.picture"))
+    _link(PARAMETER_SPACE, t("about.link.directions"))
 
 
 main()

@@ -11,17 +11,12 @@ from dashboard import frames, state, story
 from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
 from core.runspec import RunSpec
 from core.scenarios import Scenario
-from dashboard.scenario_sync import scenario_picker
+from dashboard.i18n import fixed, t
+from dashboard.scenario_sync import look_for, scenario_picker
 from dashboard.sidebar import current_run
-from dashboard.theme import label
+from dashboard.theme import label, metric_name
 
 MAX_SEGMENTS = 12  # more fine-tuning steps than this get a slider for k
-
-INTRO = (
-    "Each method meets a **new task** the same way: start from the parameters φ it learned, then "
-    "take a few gradient steps on the task's few labelled examples (its *support set*). "
-    "**Step 0** shows how good φ is *now*, **step k** how good it *becomes*: pre-training "
-    "optimises the first, MAML and Reptile the second.")
 
 
 def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
@@ -29,15 +24,15 @@ def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
     if st.session_state.get("k") not in steps:
         st.session_state["k"] = min(spec.config.inner_steps, steps[-1])
     left, right = st.columns([3, 2])
-    text = "Compare before adaptation with after k fine-tuning steps, k ="
+    text = t("compare.k")
     if len(steps) <= MAX_SEGMENTS:  # every choice visible at once
         k = left.segmented_control(text, steps, key="k", required=True, bind="query-params")
     else:  # a slider whose ends show the range
         k = left.select_slider(text, steps, key="k", bind="query-params")
     metric = "loss"
     if chance_metric:
-        metric = right.radio("Score", ["accuracy", "loss"], horizontal=True, key="metric",
-                             bind="query-params")
+        metric = right.radio(t("compare.score"), ["accuracy", "loss"], horizontal=True,
+                             key="metric", format_func=fixed(metric_name), bind="query-params")
     return metric, k
 
 
@@ -53,7 +48,7 @@ def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag
     if headline_only:
         return
     _test_lr_note(spec, df)
-    st.markdown("**Where the curves cross:** " + story.leader_sentence(df, metric))
+    st.markdown(t("compare.crossings", sentence=story.leader_sentence(df, metric)))
     st.plotly_chart(adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
                     key=f"{tag}-curve")
     st.plotly_chart(gain_figure(gains), key=f"{tag}-gain")
@@ -62,28 +57,25 @@ def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag
 def _test_lr_note(spec: RunSpec, df) -> None:
     """Which α adapted each method at test time: the training one, or one chosen per method."""
     used = df.drop_duplicates("method").set_index("label").test_lr
-    how = ("chosen per method on the validation tasks (test-time α: auto)"
-           if spec.config.test_lr == "auto" else
-           "the training α, the lecture's setting (set test-time α to auto under More settings "
-           "to give each method its best α)")
-    st.caption(f"Test-time α {how}: " + ", ".join(f"{m} {a}" for m, a in used.items()) + ".")
+    key = "compare.test_lr.auto" if spec.config.test_lr == "auto" else "compare.test_lr.train"
+    st.caption(t(key, values=t("list.sep").join(f"{m} {a}" for m, a in used.items())))
 
 
 def _diverged(results: list[MethodResult]) -> None:
     for result in results:
         if result.diverged:
-            st.warning(f"**{label(result.method)} diverged** (seed {result.seed}): "
-                       f"{result.diverged}. The learning rates α and β are in the sidebar.")
+            st.warning(t("compare.diverged", method=label(result.method), seed=result.seed,
+                         detail=result.diverged))
 
 
 def _downloads(spec: RunSpec, results: list[MethodResult]) -> None:
-    df = frames.results_frame(results, spec.config.eval_steps)
-    with st.expander("The numbers"):
+    df = frames.headed(frames.results_frame(results, spec.config.eval_steps))
+    with st.expander(t("compare.numbers")):
         st.dataframe(df, hide_index=True)
     left, right = st.columns(2)
-    left.download_button("Download results (CSV)", df.to_csv(index=False), "results.csv",
+    left.download_button(t("compare.download_results"), df.to_csv(index=False), "results.csv",
                          "text/csv")
-    right.download_button("Download settings (JSON)", json.dumps(spec.as_dict(), indent=2),
+    right.download_button(t("compare.download_settings"), json.dumps(spec.as_dict(), indent=2),
                           "settings.json", "application/json")
 
 
@@ -98,24 +90,25 @@ def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
                   steps: tuple[int, ...]) -> None:
     """The scenario's sentence, and once trained whether these results back it."""
     if preset is None:
-        st.caption("Pick a scenario for a guided effect, or change any setting in the sidebar.")
+        st.caption(t("compare.pick_scenario"))
         return
-    text = f"**What to look for:** {preset.look_for}"
-    failures = preset.failures(frames.results_frame(results, steps)) if results else None
+    text = t("compare.look_for", sentence=look_for(preset))
+    failures = (story.claim_failures(preset, frames.results_frame(results, steps)) if results
+                else None)
     if failures is None:
         st.info(text)
     elif failures:
-        st.warning(text + "\n\n✗ With these seeds the sentence does not fully hold: "
-                   + "; ".join(failures) + ". Try another seed, or more iterations.")
+        st.warning(text + "\n\n" + t("compare.claims_fail",
+                                       failures=t("punct.semicolon").join(failures)))
     else:
-        st.success(text + "\n\n✓ These results back it.")
+        st.success(text + "\n\n" + t("compare.claims_hold"))
 
 
 def main() -> None:
     """Settings → train (a server job, followed live) → charts, sentences and downloads."""
     spec, error = current_run()
-    st.title("Good now, or good after a few steps?")
-    st.markdown(INTRO)
+    st.title(t("compare.title"))
+    st.markdown(t("compare.intro"))
     results = state.cached_results(spec)
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:

@@ -12,16 +12,11 @@ from core.training import MethodResult
 from dashboard import adaptation, frames, state
 from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                        task_curve_figure)
+from dashboard.i18n import fixed, t
 from dashboard.sidebar import current_run
 from dashboard.theme import class_color
 
-INTRO = (
-    "A task has a **support set** (the few labelled points a method may train on) and a **query "
-    "set** (held-out points it is scored on). Pick a task, then move the slider: every method "
-    "starts from its own learned φ (step 0) and takes gradient steps on the support set. "
-    "**Click a plot** to add a support point; click a support point, then somewhere else, to "
-    "move it. The table below the plots does the same by typing.")
-HELD_OUT, NEW = "a held-out test task", "a new task from a seed"
+HELD_OUT, NEW = "held-out", "new"  # task sources (in the URL as their labels: inspect.source.*)
 
 
 def _pick_task(spec: RunSpec, family: TaskFamily, results: list[MethodResult]
@@ -30,19 +25,19 @@ def _pick_task(spec: RunSpec, family: TaskFamily, results: list[MethodResult]
     if st.session_state.get("inspect_seed") not in spec.seeds:
         st.session_state["inspect_seed"] = spec.seeds[0]
     left, middle, right = st.columns(3)
-    source = left.radio("Show", [HELD_OUT, NEW], key="task_source", bind="query-params")
-    seed = middle.selectbox("trained with seed", spec.seeds, key="inspect_seed",
-                            help="the methods trained with this seed; its test tasks")
+    source = left.radio(t("inspect.show"), [HELD_OUT, NEW], key="task_source",
+                        format_func=fixed(lambda s: t(f"inspect.source.{s}")), bind="query-params")
+    seed = middle.selectbox(t("inspect.seed"), spec.seeds, key="inspect_seed",
+                            help=t("inspect.seed.help"))
     if source == HELD_OUT:
         typical = frames.typical_task(results, seed, spec.config.eval_steps,
                                       min(spec.config.inner_steps, spec.config.max_eval_step))
-        index = right.number_input("test task number", 0, spec.config.test_tasks - 1, typical,
-                                   key="task_index", bind="query-params",
-                                   help=f"task {typical} is a typical one: its gain from "
-                                        "adaptation, averaged over the methods, is the median")
+        index = right.number_input(t("inspect.task_index"), 0, spec.config.test_tasks - 1,
+                                   typical, key="task_index", bind="query-params",
+                                   help=t("inspect.task_index.help", task=typical))
         task = adaptation.held_out_task(family, seed, spec.config.test_tasks, index)
     else:
-        index = right.number_input("task seed", 0, 2**31 - 1, 0, key="task_seed",
+        index = right.number_input(t("inspect.task_seed"), 0, 2**31 - 1, 0, key="task_seed",
                                    bind="query-params")
         task = adaptation.new_task(family, index)
     return task, seed, (spec.key(), source, seed, index)
@@ -79,7 +74,7 @@ def _on_click(event, fig, support: pd.DataFrame, family: TaskFamily, new_label: 
     if not points:
         return
     point = points[0]
-    name = fig.data[point["curve_number"]].name
+    name = fig.data[point["curve_number"]].meta
     selected = st.session_state.get("selected")
     if name == SUPPORT:
         index = point["point_index"]
@@ -102,11 +97,11 @@ def _on_click(event, fig, support: pd.DataFrame, family: TaskFamily, new_label: 
 
 
 def _class_picker(ways: int) -> int:
-    swatches = " ".join(f"<span style='color:{class_color(c)}'>■</span> class {c}"
-                        for c in range(ways))
-    st.markdown(f"Classes: {swatches}", unsafe_allow_html=True)
-    return st.radio("class of points you add", list(range(ways)), horizontal=True,
-                    format_func=lambda c: f"class {c}", key="new_label")
+    swatches = " ".join(f"<span style='color:{class_color(c)}'>■</span> "
+                        + t("inspect.class", c=c) for c in range(ways))
+    st.markdown(t("inspect.classes", swatches=swatches), unsafe_allow_html=True)
+    return st.radio(t("inspect.new_label"), list(range(ways)), horizontal=True,
+                    format_func=fixed(lambda c: t("inspect.class", c=c)), key="new_label")
 
 
 def _figure(result: adaptation.Adaptation, family: TaskFamily, task: TaskBatch,
@@ -122,14 +117,15 @@ def _figure(result: adaptation.Adaptation, family: TaskFamily, task: TaskBatch,
 
 
 def _editor(support: pd.DataFrame, family: TaskFamily) -> None:
-    with st.expander("Support points as a table (add, edit or delete rows)"):
+    with st.expander(t("inspect.table")):
         edited = st.data_editor(support, num_rows="dynamic", hide_index=False,
-                                key=f"editor-{st.session_state['support_version']}")
+                                key=f"editor-{st.session_state['support_version']}",
+                                column_config={"label": t("inspect.column.label")})
         left, right = st.columns(2)
-        if left.button("Restore the task's own support points"):
+        if left.button(t("inspect.restore")):
             st.session_state["support_task"] = None
             st.rerun()
-        if right.button("Remove all points"):
+        if right.button(t("inspect.remove_all")):
             _set_support(support.iloc[0:0])
     edited = adaptation.clean_support(edited, family)
     if not adaptation.same_points(edited, support):
@@ -141,16 +137,14 @@ def _editable(family: TaskFamily, task: TaskBatch, task_id: tuple, result_for, s
     support = _support(task, family, task_id)
     result = result_for(adaptation.with_support(task, support, family))
     if support.empty:
-        st.warning("No support points: nothing to adapt to, so every step shows φ itself.")
+        st.warning(t("inspect.no_support"))
         step = 0
     regions = adaptation.drawable(family) == "regions"
     new_label = _class_picker(family.output_dim) if regions else 0
     if st.session_state.get("selected") is not None:
-        st.info(f"Support point {st.session_state['selected']} is selected: click where it "
-                "should go (or click it again to let go).")
+        st.info(t("inspect.selected", point=st.session_state["selected"]))
     else:
-        st.caption(f"{len(support)} support points. Click empty space in any panel to add "
-                   "one; click a point, then a place, to move it.")
+        st.caption(t("inspect.count", n=len(support)))
     fig = _figure(result, family, task, support, step)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points",),
                             key=f"inspect-{st.session_state['support_version']}")
@@ -174,8 +168,8 @@ def _task_curve(result: adaptation.Adaptation, family: TaskFamily) -> None:
 def main() -> None:
     """Settings → cached φ per method → one task, adapted step by step to editable points."""
     spec, error = current_run()
-    st.title("Watch each method adapt to one task")
-    st.markdown(INTRO)
+    st.title(t("inspect.title"))
+    st.markdown(t("inspect.intro"))
     results = state.results_or_prompt(spec, error)
     if results is None:
         return
@@ -183,7 +177,7 @@ def main() -> None:
     task, seed, task_id = _pick_task(spec, family, results)
     trained = {r.method: r.plan for r in results if r.seed == seed and not r.diverged}
     _clamp("inspect_step", cfg.max_eval_step)
-    step = st.slider("fine-tuning steps taken on the support set", 0, cfg.max_eval_step,
+    step = st.slider(t("inspect.step"), 0, cfg.max_eval_step,
                      min(cfg.inner_steps, cfg.max_eval_step), key="inspect_step",
                      bind="query-params")
     learner = make_learner(family, cfg.hidden)
@@ -198,8 +192,7 @@ def main() -> None:
         _images(result, task, step)
         _task_curve(result, family)
     else:
-        st.info("This family's inputs cannot be drawn; here is how each method's score on this "
-                "task changes with fine-tuning.")
+        st.info(t("inspect.not_drawable"))
         _task_curve(result_for(task), family)
 
 

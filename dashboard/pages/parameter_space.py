@@ -10,10 +10,11 @@ import torch
 import core.param_space as ps
 from core.config import TrainConfig
 from dashboard.figures import param_space as figs
-from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, format_phi,
-                                           settings_warnings)
+from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, explanation,
+                                           format_phi, preset_name, settings_warnings)
 from dashboard.widgets import BIND
-from dashboard.theme import METHOD_LABELS
+from dashboard.i18n import fixed, t
+from dashboard.theme import label
 
 torch.set_num_threads(1)
 
@@ -22,9 +23,10 @@ LO, HI = ps.DOMAIN
 TASK_RULES = {"shape": ps.SHAPES, "c1": (-3.5, 3.5), "h1": (0.1, 10.0), "c2": (-3.5, 3.5),
               "h2": (0.1, 10.0), "depth": (0.2, 6.0)}
 # Each widget's key (also its name in the link) → its options, (False, True) for a toggle, or its
-# (low, high) range.
+# (low, high) range. The page runs anew each time, so the presets are named in today's language,
+# as the select box spells them in the link.
 RULES: dict[str, tuple] = {
-    "landscape": tuple(LANDSCAPES), "dim": ("1", "2"), "tasks": (2, MAX_TASKS),
+    "landscape": tuple(map(preset_name, LANDSCAPES)), "dim": ("1", "2"), "tasks": (2, MAX_TASKS),
     "inner_lr": (0.005, 3.0), "inner_steps": (1, 5), "reptile_inner_steps": (1, 10),
     "test_steps": (1, 20), "phi1": (LO, HI), "phi2": (LO, HI), "animate": (False, True),
     "meta_lr": (0.01, 1.0), "reptile_step_size": (0.01, 1.0), "iterations": (10, 200),
@@ -56,9 +58,8 @@ def link_problems() -> str | None:
            if key in RULES and not _fits(value, RULES[key])]
     if not bad:
         return None
-    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-    return (f"Ignored link settings that are malformed or out of range: {', '.join(bad[:3])}"
-            f"{more}; the page shows their defaults instead.")
+    more = t("ps.link.more", n=len(bad) - 3) if len(bad) > 3 else ""
+    return t("ps.link.ignored", settings=t("list.sep").join(bad[:3]), more=more)
 
 
 def task_values(preset: LandscapePreset, i: int) -> dict:
@@ -106,20 +107,21 @@ def task_row(i: int, defaults: dict, dim: int) -> ps.TaskLoss:
         return f"task{i}.{name}"
 
     cols = st.columns([1.1, 1, 1, 1, 1, 1])
-    shape = cols[0].selectbox(f"Task {i}", ps.SHAPES, ps.SHAPES.index(defaults[key("shape")]),
-                              key=key("shape"), **BIND)
+    shape = cols[0].selectbox(t("ps.task", i=i), ps.SHAPES,
+                              ps.SHAPES.index(defaults[key("shape")]), key=key("shape"), **BIND)
     sub = ("₁", "₂") if dim == 2 else ("",)
     centre, curvature = [], []
     for d in range(1, dim + 1):
         with cols[2 * d - 1]:
-            value = slider(f"centre c{sub[d - 1]}", key(f"c{d}"), defaults[key(f"c{d}")], step=0.1)
+            value = slider(t("ps.centre", sub=sub[d - 1]), key(f"c{d}"), defaults[key(f"c{d}")],
+                           step=0.1)
             centre.append(round(value, 4))
         with cols[2 * d]:
-            value = slider(f"curvature h{sub[d - 1]}", key(f"h{d}"), defaults[key(f"h{d}")],
+            value = slider(t("ps.curvature", sub=sub[d - 1]), key(f"h{d}"), defaults[key(f"h{d}")],
                            step=0.1)
             curvature.append(round(value, 4))
     with cols[5]:
-        depth = slider("depth", key("depth"), defaults[key("depth")], step=0.1,
+        depth = slider(t("ps.depth"), key("depth"), defaults[key("depth")], step=0.1,
                        disabled=shape != "well")
     return ps.TaskLoss(tuple(centre), tuple(curvature), shape,
                        round(depth, 4) if shape == "well" else 1.0)
@@ -127,43 +129,37 @@ def task_row(i: int, defaults: dict, dim: int) -> ps.TaskLoss:
 
 def task_widgets(defaults: dict, dim: int, n_tasks: int) -> ps.Landscape:
     """Every task's row of widgets, in an expander: the landscape they describe."""
-    with st.expander("Shape the tasks' losses", expanded=False):
-        st.caption("A **well** is depth · (1 − exp(−q / depth)) with q = ½ Σ hᵢ (φᵢ − cᵢ)²: it "
-                   "has curvature h at its centre c and flattens out at its depth far away. "
-                   "A **quadratic** is q itself.")
+    with st.expander(t("ps.shape_tasks"), expanded=False):
+        st.caption(t("ps.shape_caption"))
         return ps.Landscape(tuple(task_row(i, defaults, dim) for i in range(1, n_tasks + 1)))
 
 
 def step_widgets(defaults: dict, dim: int) -> tuple[TrainConfig, int, torch.Tensor]:
     """α, the step counts and φ: the inner-loop settings, the test steps k and φ."""
-    inner_lr = slider("inner step size α (inner_lr)", "inner_lr", defaults["inner_lr"],
-                      step=0.005, format="%.3f",
-                      help="The step size of every task's gradient descent from φ.")
-    inner_steps = slider("inner steps in MAML's objective", "inner_steps",
-                         defaults["inner_steps"],
-                         help="MAML minimises Σ lₙ(θₙ) with θₙ this many steps from φ; usually 1.")
-    reptile_inner_steps = slider("Reptile's inner steps", "reptile_inner_steps",
-                           defaults["reptile_inner_steps"],
-                           help="Reptile moves φ toward θₙ after this many steps.")
-    test_steps = slider("steps at test time k", "test_steps", 5,
-                        help="Adaptation steps drawn from your φ and used in the table's last "
-                             "column.")
-    phi = [slider("your φ₁" if dim == 2 else "your φ", "phi1", defaults["phi1"], step=0.01,
-                  help="Or click the plot.")]
+    inner_lr = slider(t("ps.inner_lr"), "inner_lr", defaults["inner_lr"],
+                      step=0.005, format="%.3f", help=t("ps.inner_lr.help"))
+    inner_steps = slider(t("ps.inner_steps"), "inner_steps", defaults["inner_steps"],
+                         help=t("ps.inner_steps.help"))
+    reptile_inner_steps = slider(t("ps.reptile_inner_steps"), "reptile_inner_steps",
+                                 defaults["reptile_inner_steps"],
+                                 help=t("ps.reptile_inner_steps.help"))
+    test_steps = slider(t("ps.test_steps"), "test_steps", 5, help=t("ps.test_steps.help"))
+    phi = [slider(t("ps.phi1") if dim == 2 else t("ps.phi"), "phi1", defaults["phi1"],
+                  step=0.01, help=t("ps.phi.help"))]
     if dim == 2:
-        phi.append(slider("your φ₂", "phi2", defaults["phi2"], step=0.01))
+        phi.append(slider(t("ps.phi2"), "phi2", defaults["phi2"], step=0.01))
     cfg = TrainConfig(inner_lr=inner_lr, inner_steps=inner_steps,
                       reptile_inner_steps=reptile_inner_steps)
     return cfg, test_steps, ps.as_tensor(phi)
 
 
-@st.cache_data(max_entries=64, show_spinner="Finding the exact optima…")
+@st.cache_data(max_entries=64, show_spinner=t("ps.finding"))  # this page runs anew each time
 def cached_optima(land: ps.Landscape, cfg: TrainConfig) -> dict[str, list[float]]:
     """The three optima (grid search + Newton), cached per setting."""
     return {m: p.tolist() for m, p in ps.optima(land, cfg).items()}
 
 
-@st.cache_data(max_entries=16, show_spinner="Meta-training from your φ…")
+@st.cache_data(max_entries=16, show_spinner=t("ps.meta_training"))
 def cached_meta_paths(land: ps.Landscape, start: tuple, cfg: TrainConfig) -> dict[str, list]:
     """φ over meta-iterations for every compared method, from `start`."""
     return {m: ps.meta_train_path(m, land, start, cfg).tolist() for m in ps.COMPARED}
@@ -171,14 +167,14 @@ def cached_meta_paths(land: ps.Landscape, start: tuple, cfg: TrainConfig) -> dic
 
 def table(points: dict, land: ps.Landscape, inner_lr: float, k: int) -> pd.DataFrame:
     """The 'current vs potential' numbers for each optimum and for your φ."""
-    names = {m: f"{METHOD_LABELS[m]} optimum" for m in ps.OPTIMA} | {"phi": "your φ"}
+    names = {m: t("ps.optimum", method=label(m)) for m in ps.OPTIMA} | {"phi": t("ps.phi")}
     rows = ps.summary_table(land, points, inner_lr, k)
     return pd.DataFrame({
-        "point": [names[r["method"]] for r in rows],
+        t("ps.column.point"): [names[r["method"]] for r in rows],
         "φ": [format_phi(r["phi"])[4:] for r in rows],
-        "Σ loss now (before adaptation)": [r["before"] for r in rows],
-        "after 1 step": [r["after_1"] for r in rows],
-        f"after k = {k} steps": [r["after_k"] for r in rows],
+        t("ps.column.before"): [r["before"] for r in rows],
+        t("ps.column.after_1"): [r["after_1"] for r in rows],
+        t("ps.column.after_k", k=k): [r["after_k"] for r in rows],
     })
 
 
@@ -187,16 +183,14 @@ def show_notes(land: ps.Landscape, cfg: TrainConfig, drawn: dict) -> None:
     name = st.session_state.landscape
     preset = LANDSCAPES[name]
     if (preset.landscape, preset.config()) == (land, cfg):
-        st.info(preset.explanation, icon=":material/school:")
+        st.info(explanation(name), icon=":material/school:")
     else:
-        st.caption(f"You have changed the preset “{name}”, so its note may no longer "
-                   "hold; the sentences below are computed from what you see.")
+        st.caption(t("ps.changed", name=preset_name(name)))
     for level, message in settings_warnings(land, cfg.inner_lr):
         (st.warning if level == "warning" else st.info)(message)
     for m, p in drawn.items():
         if ps.on_edge(p, land):
-            st.warning(f"The {METHOD_LABELS[m]} optimum lies on the edge of the drawn range: the "
-                       "true one may be further out.")
+            st.warning(t("ps.on_edge", method=label(m)))
 
 
 def optima_frame(land: ps.Landscape, drawn: dict) -> pd.DataFrame:
@@ -227,12 +221,7 @@ def directions_chart(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig,
     inner_paths = figs.adaptation_frame(inner, ps.per_task_loss(land, inner))
     st.plotly_chart(figs.directions_figure(figs.directions_frame(d), tuple(phi.tolist()),
                                            curves, inner_paths), key="ps_directions")
-    st.caption("**Pre-training** follows −∇Σlₙ at φ. **First-order MAML** follows −∇lₙ at each "
-               "adapted θₙ (open circles), as if θₙ moved one-for-one with φ. **MAML** follows the "
-               "true meta-gradient −∇φ Σ lₙ(θₙ(φ)), which also carries dθₙ/dφ = I − α∇²lₙ. "
-               "**Reptile** moves toward the mean of θₙ − φ after its inner steps. All four are "
-               "averaged over tasks and computed by the lab's own meta-gradients "
-               "(`core.algorithms`); arrows have equal length and |d| gives the size.")
+    st.caption(t("ps.directions_caption"))
 
 
 def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, curves: pd.DataFrame,
@@ -240,48 +229,41 @@ def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, curves: p
     """Meta-training paths of φ for each method from your φ, as a plotly animation."""
     cols = st.columns(3)
     with cols[0]:
-        meta_lr = slider("meta step size β (meta_lr)", "meta_lr", 0.3, step=0.01)
+        meta_lr = slider(t("ps.meta_lr"), "meta_lr", 0.3, step=0.01)
     with cols[1]:
-        epsilon = slider("Reptile's outer step ε (reptile_step_size)", "reptile_step_size", 0.5,
-                         step=0.01)
+        epsilon = slider(t("ps.reptile_step_size"), "reptile_step_size", 0.5, step=0.01)
     with cols[2]:
-        iterations = slider("meta-iterations (iterations)", "iterations", 80, step=10)
+        iterations = slider(t("ps.iterations"), "iterations", 80, step=10)
     cfg = cfg.replace(meta_lr=meta_lr, reptile_step_size=epsilon, iterations=iterations)
     paths = cached_meta_paths(land, tuple(phi.tolist()), cfg)
     if any(not math.isfinite(v) or abs(v) > 1e6 for p in paths.values() for row in p for v in row):
-        st.warning("Some meta-training paths blow up with these step sizes: lower β or ε.")
+        st.warning(t("ps.blow_up"))
         return
     losses = {m: ps.total_loss(land, ps.as_tensor(p)) for m, p in paths.items()}
     st.plotly_chart(figs.meta_training_figure(curves, figs.meta_paths_frame(paths, losses),
                                               optima_frame(land, drawn)), key="ps_meta")
-    elsewhere = [METHOD_LABELS[m] for m in drawn
+    elsewhere = [label(m) for m in drawn
                  if (ps.as_tensor(paths[m][-1]) - drawn[m]).norm() > 0.05]
     if elsewhere:
-        st.info(f"{', '.join(elsewhere)} ended away from the optimum marked above: from this "
-                "start, plain meta-training reaches another local optimum (or fixed point), or "
-                "needs more iterations.")
-    st.caption("φ ← φ − β·∇(objective) for pre-training and both MAMLs (averaged over tasks), "
-               "φ ← φ + ε·mean(θₙ − φ) for Reptile. Press play; the slider scrubs through "
-               "meta-iterations.")
+        st.info(t("ps.elsewhere", names=t("list.sep").join(elsewhere)))
+    st.caption(t("ps.animation_caption"))
 
 
 def render() -> None:
     """Read widgets → call the core → build figures → render."""
     problems = link_problems()
-    st.title("Parameter space")
-    st.markdown("Two to five toy tasks over one or two parameters φ. **Pre-training** picks the φ "
-                "that is best *now*; **MAML** the φ that is best *after adapting* to each task; "
-                "**Reptile** the φ its updates stop at. Every point is computed exactly.")
+    st.title(t("ps.title"))
+    st.markdown(t("ps.intro"))
     if problems:
         st.warning(problems)
     top = st.columns([2.2, 1, 1])
-    name = top[0].selectbox("Preset", list(LANDSCAPES), key="landscape", on_change=apply_preset,
-                            **BIND)
+    name = top[0].selectbox(t("ps.preset"), list(LANDSCAPES), key="landscape",
+                            on_change=apply_preset, format_func=fixed(preset_name), **BIND)
     defaults = preset_values(LANDSCAPES[name])
-    dim = top[1].radio("Parameters (dimensions of φ)", (1, 2), (1, 2).index(defaults["dim"]),
+    dim = top[1].radio(t("ps.dim"), (1, 2), (1, 2).index(defaults["dim"]),
                        key="dim", horizontal=True, **BIND)
     with top[2]:
-        n_tasks = slider("Tasks", "tasks", defaults["tasks"])
+        n_tasks = slider(t("ps.tasks"), "tasks", defaults["tasks"])
     land = task_widgets(defaults, dim, n_tasks)
     left, right = st.columns([1, 2.6])
     with left:
@@ -295,11 +277,10 @@ def render() -> None:
     frame = table(drawn | {"phi": phi}, land, cfg.inner_lr, test_steps)
     st.dataframe(frame, hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4f") for c in frame.columns[2:]})
-    st.caption("Σ loss summed over tasks, before adaptation and after 1 or k plain gradient steps "
-               "of size α on each task: “current” versus “potential” performance.")
-    st.subheader("Update directions from your φ")
+    st.caption(t("ps.table_caption"))
+    st.subheader(t("ps.directions"))
     directions_chart(land, phi, cfg, curves)
-    if st.toggle("Animate meta-training from your φ", key="animate", **BIND):
+    if st.toggle(t("ps.animate"), key="animate", **BIND):
         animation(land, phi, cfg, curves, drawn)
 
 

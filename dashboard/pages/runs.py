@@ -11,14 +11,11 @@ from core.runfile import MAX_FILE_BYTES, SavedRun
 from core.store import RunStore, StoreError
 from dashboard import frames
 from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
+from dashboard.i18n import fixed, t
 from dashboard.runs_store import (add_gallery, hosted, import_file, load_run, open_problem, open_run,
                                   run_store, sentence)
+from dashboard.theme import metric_name
 
-INTRO = (
-    "Every saved comparison with its settings and per-task scores. Pick two or more to put "
-    "their curves side by side, e.g. MAML trained with 1 and with 5 inner steps, or a run of "
-    "yours next to the gallery's full-budget run. A run travels as one `.metarun` file: "
-    "download it here, upload it on another machine, or use `python -m core runs`.")
 MAX_OVERLAY = 6
 
 
@@ -26,20 +23,21 @@ def _table(store: RunStore) -> list[str]:
     summaries = store.runs()
     if summaries:
         st.dataframe(pd.DataFrame(
-            [{"name": s.name, "family": s.family, "methods": ", ".join(s.methods),
-              "iterations": s.iterations, "seeds": len(s.seeds),
-              "saved (UTC)": s.created[:16].replace("T", " ")} for s in summaries]),
+            [{t("runs.column.name"): s.name, t("runs.column.family"): s.family,
+              t("runs.column.methods"): ", ".join(s.methods),
+              t("runs.column.iterations"): s.iterations, t("runs.column.seeds"): len(s.seeds),
+              t("runs.column.saved"): s.created[:16].replace("T", " ")} for s in summaries]),
             hide_index=True)
     return [s.name for s in summaries]
 
 
 def _upload(store: RunStore) -> None:
-    upload = st.file_uploader(f"Upload a run file (.metarun, at most {MAX_FILE_BYTES // 2**20} MB)",
+    upload = st.file_uploader(t("runs.upload", mb=MAX_FILE_BYTES // 2**20),
                               type=["metarun"], key="runs.upload")
     if upload is not None and st.session_state.get("runs.uploaded") != upload.file_id:
         st.session_state["runs.uploaded"] = upload.file_id  # import each upload once
         ok, text = import_file(store, upload.getvalue())
-        (st.success if ok else st.error)(f"Imported as **{text}**." if ok else text)
+        (st.success if ok else st.error)(t("runs.imported", name=text) if ok else text)
 
 
 def _file_name(name: str) -> str:
@@ -60,19 +58,18 @@ def _rename(store: RunStore, name: str) -> None:
 
 
 def _manage(store: RunStore, names: list[str]) -> None:
-    with st.expander("Rename, delete, download or open a run"):
-        name = st.selectbox("Run", names, key="runs.manage")
-        new_name = st.text_input("New name", key="runs.new_name", max_chars=120)
+    with st.expander(t("runs.manage")):
+        name = st.selectbox(t("runs.run"), names, key="runs.manage")
+        new_name = st.text_input(t("runs.new_name"), key="runs.new_name", max_chars=120)
         rename, delete, download, open_ = st.columns(4)
-        rename.button("Rename", disabled=not new_name.strip(), on_click=_act,
+        rename.button(t("runs.rename"), disabled=not new_name.strip(), on_click=_act,
                       args=(_rename, store, name))
-        delete.button("Delete", help="removes the run from this store; cannot be undone",
+        delete.button(t("runs.delete"), help=t("runs.delete.help"),
                       on_click=_act, args=(store.delete, name))
         try:  # another tab may have renamed or deleted the run meanwhile
-            download.download_button("Download run file", store.export_bytes(name),
+            download.download_button(t("runs.download"), store.export_bytes(name),
                                      _file_name(name), "application/zip")
-            if open_.button("Open in Compare", help="its settings in the sidebar, its results on "
-                                                    "Compare, Inspect and Training, no retraining"):
+            if open_.button(t("runs.open"), help=t("runs.open.help")):
                 spec, results = load_run(store, name)
                 if (problem := open_problem(spec)) is not None:
                     st.error(problem)
@@ -91,46 +88,47 @@ def _overlay(runs: dict[str, SavedRun]) -> None:
     steps = sorted(set.intersection(*(set(r.settings["train"]["eval_steps"]) for r in runs.values()))
                    - {0})
     if not steps:
-        st.warning("These runs share no fine-tuning step after 0: pick runs scored at common steps.")
+        st.warning(t("runs.no_common_step"))
         return
     left, right = st.columns([3, 2])
-    k = left.select_slider("Compare before adaptation with after k fine-tuning steps, k =", steps,
-                           key="runs.k")
-    metric = right.radio("Score", metrics, horizontal=True, key="runs.metric")
+    k = left.select_slider(t("compare.k"), steps, key="runs.k")
+    metric = right.radio(t("compare.score"), metrics, horizontal=True, key="runs.metric",
+                         format_func=fixed(metric_name))
     differences = frames.settings_differences({n: r.settings for n, r in runs.items()})
     if not differences.empty:
-        st.markdown("**Where the runs' settings differ**")
-        st.dataframe(differences, hide_index=True)
+        st.markdown(t("runs.differ"))
+        st.dataframe(differences.rename(columns={"setting": t("runs.column.setting")}),
+                     hide_index=True)
     st.plotly_chart(runs_before_after_figure(df, metric, k), key="runs-before-after")
     st.plotly_chart(runs_curve_figure(df, metric), key="runs-curves")
 
 
 def main() -> None:
     """Store → table, upload and management → the selected runs overlaid."""
-    st.title("Saved runs")
-    st.markdown(INTRO)
+    st.title(t("runs.title"))
+    st.markdown(t("runs.intro"))
     store, warning = run_store()
     if warning:
         st.warning(warning)
     if refusal := st.session_state.pop("runs.error", None):
         st.error(refusal)
     if hosted():
-        st.caption("Runs saved here last as long as this browser tab: download the ones to keep.")
+        st.caption(t("runs.hosted"))
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         _upload(store)
-    if right.button("Add the gallery's runs", help="the scenarios trained at full budget"):
+    if right.button(t("runs.gallery"), help=t("runs.gallery.help")):
         added = len(add_gallery(store))
-        st.success(f"Added {added} gallery run{'s' * (added != 1)}.")
+        st.success(t("runs.added.one" if added == 1 else "runs.added.many", n=added))
     names = _table(store)
     if not names:
-        st.info("No saved runs yet: train on the **Compare** page, or upload a run file.")
+        st.info(t("runs.none"))
         return
     _manage(store, names)
-    chosen = st.multiselect("Runs to overlay", names, key="runs.overlay",
+    chosen = st.multiselect(t("runs.overlay"), names, key="runs.overlay",
                             max_selections=MAX_OVERLAY)
     if len(chosen) < 2:
-        st.caption("Pick two or more runs to overlay their adaptation curves and bars.")
+        st.caption(t("runs.pick_two"))
         return
     try:
         _overlay({name: store.load(name) for name in chosen})

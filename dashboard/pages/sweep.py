@@ -7,20 +7,15 @@ import streamlit as st
 
 from core.sweep_results import SweepFileError, load_sweep, main_metric, summarise_seeds
 from dashboard.figures.sweep import sweep_figures
-from dashboard.theme import steps_text
+from dashboard.i18n import fixed, t
+from dashboard.theme import metric_name, steps_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {
     "Clusters: shift × shots": ROOT / "gallery/sweeps/clusters-shift-shots.json",
     "Trend: slope range": ROOT / "gallery/sweeps/trend-slope.json",
 }
-UPLOAD = "A file of my own"
-INTRO = (
-    "One comparison shows one setting. A **sweep** runs a comparison for every combination of "
-    "one or two settings and several seeds, so you can see *where* meta-learning's potential "
-    "starts to pay: when tasks are alike, pre-training's φ is already good and adaptation adds "
-    "little; when they differ, only a φ trained for its potential adapts well. Run your own with "
-    "`python -m core sweep` (see `--help`) and load its `--json` file here.")
+UPLOAD = "A file of my own"  # the option's value; shown as sweep.upload_option
 
 
 @st.cache_data(max_entries=4)
@@ -30,13 +25,15 @@ def _shipped(path: str) -> bytes:
 
 def _source() -> bytes | None:
     """The chosen sweep file's bytes: a shipped one, or an upload (None until one is given)."""
-    choice = st.radio("Sweep", [*SHIPPED, UPLOAD], horizontal=True, key="sweep.source")
+    choice = st.radio(t("sweep.source"), [*SHIPPED, UPLOAD], horizontal=True, key="sweep.source",
+                      format_func=fixed(lambda c: t("sweep.upload_option") if c == UPLOAD
+                                        else t(f"sweep.shipped.{list(SHIPPED).index(c)}")))
     if choice != UPLOAD:
         return _shipped(str(SHIPPED[choice]))
-    upload = st.file_uploader("A sweep file written by `python -m core sweep --json PATH`",
+    upload = st.file_uploader(t("sweep.upload"),
                               type=["json"], key="sweep.upload")
     if upload is None:
-        st.info("Choose a file that `python -m core sweep --json` wrote.")
+        st.info(t("sweep.choose"))
         return None
     return upload.getvalue()
 
@@ -45,30 +42,31 @@ def _controls(rows) -> tuple[str, int]:
     metrics = list(dict.fromkeys(rows.metric))
     steps = sorted(s for s in set(rows.step) if s > 0) or [0]
     left, right = st.columns(2)
-    metric = left.selectbox("Metric", metrics, index=metrics.index(main_metric(rows)),
-                            key="sweep.metric")
-    after = right.selectbox("Compare after", steps, format_func=steps_text, key="sweep.after")
+    metric = left.selectbox(t("sweep.metric"), metrics, index=metrics.index(main_metric(rows)),
+                            key="sweep.metric", format_func=fixed(metric_name))
+    after = right.selectbox(t("sweep.after"), steps, format_func=fixed(steps_text),
+                            key="sweep.after")
     return metric, int(after)
 
 
 def main() -> None:
     """A sweep file → its figures and the sentence of where the boundary lies."""
-    st.title("Sweeps: where meta-learning pays")
-    st.markdown(INTRO)
+    st.title(t("sweep.title"))
+    st.markdown(t("sweep.intro"))
     data = _source()
     if data is None:
         return
     try:
         meta, rows = load_sweep(data)
     except SweepFileError as err:
-        st.error(str(err))
+        st.error(t("sweep.bad_file", detail=str(err)))
         return
-    st.caption(f"Made with `{meta.get('command', 'an unknown command')}`"[:2000])
+    st.caption(t("sweep.made_with", command=meta.get("command", "?"))[:2000])
     metric, after = _controls(rows)
     try:
         figures, sentences = sweep_figures(meta, rows, metric, after)
     except (KeyError, ValueError, TypeError, IndexError):
-        st.error("The file's rows do not form a sweep the figures can draw.")
+        st.error(t("sweep.not_a_sweep"))
         return
     for line in sentences:
         st.markdown("- " + line)
@@ -77,8 +75,7 @@ def main() -> None:
     axes = [a["name"] for a in meta["axes"]]
     problems = summarise_seeds(rows, axes).problem
     if (problems != "").any():
-        st.warning(f"{(problems != '').sum()} points are left out: a seed failed or a method "
-                   "diverged there.")
+        st.warning(t("sweep.left_out", n=(problems != "").sum()))
 
 
 main()
