@@ -29,7 +29,7 @@ def test_every_scenario_is_in_the_gallery_at_full_budget():
     assert list(by_key) == [s.key for s in SCENARIOS] + [gallery.OMNIGLOT_KEY]
     for s in SCENARIOS:
         spec = by_key[s.key].spec
-        assert spec.config.iterations == gallery.FULL_ITERATIONS[s.family]
+        assert spec.config.iterations == gallery.FULL_BUDGET[s.family]["iterations"]
         assert spec.as_dict() | {"train": None} == s.spec(0).as_dict() | {"train": None}
     assert by_key["maml-sinusoid"].spec.config.iterations == 70_000
     omniglot = by_key[gallery.OMNIGLOT_KEY].spec
@@ -120,4 +120,4 @@ def test_committed_gallery_files_pass_the_check():
     for key, problems, _ in gallery.check(present):
         assert problems == [], key
     consistent = from_bytes(gallery.path_of("consistent-labels").read_bytes())
-    assert consistent.spec().config.iterations == gallery.FULL_ITERATIONS["clusters"]
+    assert consistent.spec().config.iterations == gallery.FULL_BUDGET["clusters"]["iterations"]
