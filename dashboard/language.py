@@ -30,6 +30,11 @@ def pick_language() -> str:
     return lang
 
 
+def in_session_language() -> None:
+    """For a fragment's rerun, which skips the entry script: use the session's language."""
+    set_language(st.session_state.get(LANG, DEFAULT))
+
+
 def _on_switch() -> None:
     st.query_params[LANG] = st.session_state[LANG]
     for key in TRANSLATED_OPTIONS:

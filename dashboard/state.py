@@ -15,6 +15,7 @@ from core.settings import SettingError
 from core.training import MethodResult
 from dashboard import hosting
 from dashboard.i18n import t
+from dashboard.language import in_session_language
 from dashboard.jobs import QUEUED, JobManager, Snapshot, concurrency_from_env
 
 # The page asks for its run's progress this often (each ask is the run's heartbeat): often
@@ -118,6 +119,7 @@ def follow(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] |
 
 
 def _live(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] | None) -> None:
+    in_session_language()
     snap = job_manager().poll(visitor())
     if snap is None or not snap.active:
         st.rerun()
@@ -202,6 +204,7 @@ def run_indicator() -> None:
 
 
 def _indicator() -> None:
+    in_session_language()
     snap = job_manager().poll(visitor())
     if snap is None or not snap.active:
         return
