@@ -185,7 +185,11 @@ def ray_outcomes(specs_data: list[dict], address: str | None = None, num_cpus: i
     except ImportError:
         raise SettingError("--engine ray needs Ray: pip install -r requirements-ray.txt") from None
     if address:  # a cluster gets this checkout as its working directory: its workers import core
-        ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_NOT})
+        try:
+            ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_NOT})
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise SettingError(f"cannot join the Ray cluster at {address[:80]}: "
+                               f"{str(err).splitlines()[0][:200]}") from None
     else:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     try:
