@@ -14,8 +14,10 @@ from core.cli import _int_list, add_run_options, configs_from_args
 from core.families import FAMILIES
 from core.runspec import RunSpec, plain_settings
 from core.settings import SettingError
+from core.store import RunStore, StoreError
 from core.sweep import (Axis, Cell, SweepProgress, expand_grid, local_outcomes, parse_axis,
-                        ray_outcomes, read_records, run_cells, sweep_rows)
+                        ray_outcomes, read_records, run_cell, run_cell_for_store, run_cells,
+                        sweep_rows)
 from core.sweep_results import summarise_seeds, summary_sentences, sweep_document
 from core.training import check_methods
 
@@ -47,6 +49,9 @@ def _parser(family_name: str) -> argparse.ArgumentParser:
     parser.add_argument("--results", default="sweep-results.jsonl", metavar="PATH",
                         help="the resumable results file, one JSON line per finished cell "
                              "(default sweep-results.jsonl)")
+    parser.add_argument("--store", metavar="PATH",
+                        help="also save each cell as a run in this run store (a runs.sqlite "
+                             "file); cells already saved there are skipped")
     parser.add_argument("--json", metavar="PATH",
                         help="write one row per cell × method × step × metric, the varied "
                              "settings as columns (the Sweep page reads this file)")
@@ -72,13 +77,23 @@ def _print_progress(p: SweepProgress) -> None:
 
 
 def _outcomes(args: argparse.Namespace):
+    run = run_cell_for_store if args.store else run_cell
     if args.engine == "ray":
-        return functools.partial(ray_outcomes, address=args.address)
+        return functools.partial(ray_outcomes, address=args.address, run=run)
     if args.address:
         raise SettingError("--address names a Ray cluster: use it with --engine ray")
     if args.workers is not None and args.workers < 1:
         raise SettingError(f"workers must be at least 1 (got {args.workers})")
-    return functools.partial(local_outcomes, workers=args.workers)
+    return functools.partial(local_outcomes, workers=args.workers, run=run)
+
+
+def _store(path: str | None) -> RunStore | None:
+    if path is None:
+        return None
+    try:
+        return RunStore(path)
+    except StoreError as err:
+        raise SettingError(f"--store {path[:80]}: {err}") from None
 
 
 def _after_steps(args: argparse.Namespace, steps: tuple[int, ...]) -> int:
@@ -135,7 +150,8 @@ def run_sweep(argv: Sequence[str]) -> int:
     results = Path(args.results)
     print(f"sweep: {len(cells)} cells ({' × '.join(str(len(a.values)) for a in axes)} settings × "
           f"{len(args.seeds)} seeds) on {args.engine}; results in {results}", flush=True)
-    for progress in run_cells(cells, results, outcomes):
+    store = _store(args.store)
+    for progress in run_cells(cells, results, outcomes, store):
         if not args.quiet:
             _print_progress(progress)
     records = read_records(results)

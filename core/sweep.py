@@ -1,6 +1,7 @@
 """Sweeps: a grid of comparisons over settings × seeds, resumable per cell, on processes or Ray."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -18,6 +19,7 @@ from core.config import TrainConfig
 from core.families import FAMILIES
 from core.runspec import RunSpec
 from core.settings import SettingError, Spec, specs
+from core.store import RunStore, save_run
 from core.training import MethodResult, compare, pooled_rows
 
 MAX_AXES = 2  # a line or a grid: every sweep has a figure
@@ -136,8 +138,9 @@ def _spec(data: dict, shown: tuple) -> RunSpec:
 
 # --- one cell --------------------------------------------------------------------------------
 
-def run_cell(spec_data: dict) -> dict:
-    """Run one cell's comparison (in a worker process): its pooled rows, status and time."""
+def run_cell(spec_data: dict, keep_results: bool = False) -> dict:
+    """Run one cell's comparison (in a worker process): its pooled rows, status and time, and
+    with `keep_results` the MethodResults themselves (for the run store)."""
     torch.set_num_threads(1)  # one core per cell: the pool or Ray spreads cells over cores
     start = time.perf_counter()
     try:
@@ -150,8 +153,21 @@ def run_cell(spec_data: dict) -> dict:
     except Exception as err:  # recorded in the results file; the other cells go on
         return failed(err, time.perf_counter() - start)
     diverged = sorted({f"{r['method']}: {r['diverged']}" for r in rows if r["diverged"]})
-    return {"status": "diverged" if diverged else "ok", "error": "; ".join(diverged),
-            "rows": rows, "seconds": time.perf_counter() - start}
+    outcome = {"status": "diverged" if diverged else "ok", "error": "; ".join(diverged),
+               "rows": rows, "seconds": time.perf_counter() - start}
+    return {**outcome, "results": results} if keep_results else outcome
+
+
+def run_cell_for_store(spec_data: dict) -> dict:
+    """run_cell that also returns the trained results, to be saved in the run store."""
+    return run_cell(spec_data, keep_results=True)
+
+
+def store_name(cell: Cell) -> str:
+    """The cell's run name in the store: settings, seed and a digest of its complete key."""
+    where = " ".join(f"{k}={v}" for k, v in cell.settings)[:80]
+    digest = hashlib.sha1(cell.key().encode()).hexdigest()[:8]
+    return f"sweep {cell.spec.family} {where} seed {cell.seed} {digest}"
 
 
 def failed(err: BaseException, seconds: float = 0.0) -> dict:
@@ -185,7 +201,11 @@ def ray_outcomes(specs_data: list[dict], address: str | None = None, num_cpus: i
     except ImportError:
         raise SettingError("--engine ray needs Ray: pip install -r requirements-ray.txt") from None
     if address:  # a cluster gets this checkout as its working directory: its workers import core
-        ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_NOT})
+        try:
+            ray.init(address=address, runtime_env={"working_dir": str(ROOT), "excludes": SHIP_NOT})
+        except (ConnectionError, ValueError, RuntimeError) as err:
+            raise SettingError(f"cannot join the Ray cluster at {address[:80]}: "
+                               f"{str(err).splitlines()[0][:200]}") from None
     else:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     try:
@@ -250,17 +270,24 @@ class SweepProgress:
 
 
 def run_cells(cells: Sequence[Cell], results: Path,
-              outcomes: Callable[[list[dict]], Iterator[tuple[int, dict]]]
-              ) -> Iterator[SweepProgress]:
-    """Run the cells not yet done in `results`, appending each as it finishes."""
+              outcomes: Callable[[list[dict]], Iterator[tuple[int, dict]]],
+              store: RunStore | None = None) -> Iterator[SweepProgress]:
+    """Run the cells not yet done in `results` (and, given a run store, saved there), appending
+    each to `results` and saving it in the store as it finishes. With a store, `outcomes` must
+    run `run_cell_for_store`."""
     results.parent.mkdir(parents=True, exist_ok=True)
     _end_cut_line(results)
     done_keys = {k for k, r in read_records(results).items() if r.get("status") in DONE}
-    todo = [c for c in cells if c.key() not in done_keys]
+    saved = set(store.names()) if store is not None else None
+    todo = [c for c in cells
+            if c.key() not in done_keys or (saved is not None and store_name(c) not in saved)]
     if not todo:  # nothing to start an executor (or a Ray cluster) for
         return
     done, start = len(cells) - len(todo), time.perf_counter()
     for finished, (index, outcome) in enumerate(outcomes([c.spec.as_dict() for c in todo]), 1):
+        trained = outcome.pop("results", None)
+        if store is not None and trained:
+            save_run(store, todo[index].spec, trained, store_name(todo[index]))
         record = append_record(results, todo[index], outcome)
         rate = (time.perf_counter() - start) / finished
         yield SweepProgress(todo[index], record, done + finished, len(cells),

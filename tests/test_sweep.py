@@ -16,10 +16,12 @@ from core.cli import main
 from core.runspec import RunSpec
 from core.scenarios import run_spec
 from core.settings import SettingError
+from core.store import RunStore, load_run
 from core.sweep import (expand_grid, local_outcomes, parse_axis, ray_outcomes, read_records,
-                        run_cell, run_cells, sweep_rows)
+                        run_cell, run_cell_for_store, run_cells, store_name, sweep_rows)
 from core.sweep_results import (SweepFileError, advantage, boundary_sentence, load_sweep,
                                 summarise_seeds)
+from core.training import pooled_rows
 
 TINY = {"iterations": 3, "test_tasks": 12, "val_tasks": 4, "checkpoints": 0}
 TIMING = ("train_seconds",)  # the only columns allowed to differ between two runs
@@ -282,3 +284,24 @@ def test_an_integer_axis_from_a_frame_reads_as_ordered():
         table[(1, shots, "maml")], table[(1, shots, "pretrain")] = (maml, 0.01), (pre, 0.01)
     adv = advantage(_pooled(table), ["shots"], "accuracy", 1)
     assert "for shots ≥ 5; elsewhere they tie." in boundary_sentence(adv, ["shots"], 1)
+
+
+def _keeping(specs_data):
+    """Cells one after another in this process, keeping their results for the run store."""
+    for i, data in enumerate(specs_data):
+        yield i, run_cell_for_store(data)
+
+
+def test_with_a_run_store_each_cell_is_saved_once_and_loads_back(tmp_path):
+    store, results = RunStore(tmp_path / "runs.sqlite"), tmp_path / "r.jsonl"
+    cells = expand_grid(_base(), [parse_axis("shift=0.5,2", "clusters")], [0])
+    assert len(list(run_cells(cells, results, _keeping, store))) == 2
+    assert sorted(store.names()) == sorted(store_name(c) for c in cells)
+    spec, trained = load_run(store, store_name(cells[0]))
+    assert spec.key() == cells[0].key()
+    record = read_records(results)[cells[0].key()]
+    assert "results" not in record  # tensors go to the store, not the results file
+    assert pooled_rows(trained, spec.config.eval_steps) == record["rows"]
+    store.delete(store_name(cells[1]))  # a cell the store lacks runs again
+    assert [p.cell for p in run_cells(cells, results, _keeping, store)] == [cells[1]]
+    assert list(run_cells(cells, results, _keeping, store)) == []
