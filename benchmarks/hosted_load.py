@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks.dashboard_timing import BROWSER_ARGS, CHROMIUM, IDLE, peak_rss_mb, serve_app  # noqa: E402
+from benchmarks.dashboard_timing import BROWSER_ARGS, CHROMIUM, IDLE, TRAIN, peak_rss_mb, serve_app  # noqa: E402
 from core.families import FAMILIES  # noqa: E402
 
 HOSTILE = {"train.iterations": "10000000", "train.hidden": "4096,4096,4096",
@@ -64,13 +64,13 @@ def _open(browser, base: str, visitor: Visitor) -> None:
     start = time.perf_counter()
     visitor.page.goto(f"{base}/?{urllib.parse.urlencode(visitor.query)}")
     visitor.page.wait_for_selector(IDLE, timeout=120_000)
-    visitor.page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+    visitor.page.get_by_role("button", name=TRAIN).wait_for(timeout=60_000)
     visitor.usable_s = time.perf_counter() - start
     visitor.hear()
 
 
 def _press(visitor: Visitor) -> None:
-    button = visitor.page.get_by_role("button", name="Train", exact=True)
+    button = visitor.page.get_by_role("button", name=TRAIN)
     visitor.pressed_at = time.perf_counter()
     if button.is_enabled():
         button.click()

@@ -68,7 +68,7 @@ def test_compare_page_opens_on_the_default_scenario_with_a_train_button():
     at = _app()
     default = SCENARIOS[0]
     assert at.title[0].value.startswith("Good now")
-    assert any(b.label == "Train" for b in at.button)
+    assert any(b.label == "Train it yourself" for b in at.button)  # it has a gallery run
     assert at.selectbox(key="scenario").value == default.key
     assert at.selectbox(key="family").value == default.family
     assert at.pills(key="methods").value == list(default.methods)
@@ -200,3 +200,22 @@ def test_image_family_trains_and_inspects():
     for page in ("dashboard/pages/inspect.py", "dashboard/pages/training.py"):
         at.switch_page(page).run()
         assert not at.exception and not at.error and len(_figures(at)) == 2
+
+
+def test_landing_shows_the_default_scenarios_gallery_result_with_no_click():
+    """Three charts from the gallery (pre-computed, with the command), and Train it yourself."""
+    at = _app()
+    assert any("python -m core gallery build --only consistent-labels" in c.value
+               for c in at.caption)
+    assert len(_figures(at)) == 3
+    assert any(b.label == "Train it yourself" for b in at.button)
+
+
+def test_a_finished_comparison_is_saved_once_in_the_run_store():
+    from core.store import open_store, default_path
+    at = _train(_tiny(_app(), methods=("maml", "scratch")))
+    store, _ = open_store(str(default_path()))
+    before = len(store.names())
+    at.run()  # shown again: not saved twice
+    assert before >= 1 and len(store.names()) == before
+    assert any(n.startswith("sinusoid · ") for n in store.names())

@@ -1,13 +1,14 @@
 """Compare page: each method's performance before adaptation (now) and after k steps (potential)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Callable
 
 import streamlit as st
 
 from core.training import MethodResult
-from dashboard import frames, state, story
+from dashboard import frames, runs_store, state, story
 from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
 from core.runspec import RunSpec
 from core.scenarios import Scenario
@@ -86,6 +87,26 @@ def _live_headline(spec: RunSpec, metric: str, k: int) -> Callable[[list[MethodR
     return show
 
 
+def _gallery(preset: Scenario | None, metric: str, k: int, expanded: bool) -> bool:
+    """The scenario's full-budget result from the gallery, if it has one: on screen at once."""
+    run = runs_store.gallery_run(preset.key) if preset is not None else None
+    if run is None or k not in run.spec().config.eval_steps:
+        return False
+    with st.expander(t("compare.gallery_heading"), expanded=expanded):
+        st.caption(runs_store.gallery_caption(preset.key))
+        _charts(run.spec(), run.results, metric, k, tag="gallery")
+    return True
+
+
+def _keep(spec: RunSpec, results: list[MethodResult], preset: Scenario | None) -> None:
+    """Every finished comparison goes into the visitor's run store, once per settings."""
+    store, _ = runs_store.run_store()
+    digest = hashlib.sha1(spec.key().encode()).hexdigest()[:8]
+    name = f"{preset.name if preset else spec.family} · {digest}"
+    if name not in store.names():
+        runs_store.save_finished(store, spec, results, name)
+
+
 def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
                   steps: tuple[int, ...]) -> None:
     """The scenario's sentence, and once trained whether these results back it."""
@@ -113,20 +134,27 @@ def main() -> None:
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:
         preset = scenario_picker(spec)
-    state.train_button(spec, error, where=right)
+    has_gallery = preset is not None and runs_store.gallery_run(preset.key) is not None
+    state.train_button(spec, error, where=right,
+                       text=t("compare.train_yourself") if has_gallery else None)
     if error:
         st.error(error)
         return
     steps = spec.config.eval_steps
     _scenario_box(preset, results, steps)
     metric, k = _view_controls(spec, spec.make_family().kind == "classification")
+    if _gallery(preset, metric, k, expanded=results is None):
+        st.subheader(t("compare.yours_heading"))
     snap = state.follow(spec, partial=None if results else _live_headline(spec, metric, k))
+    finished = results is not None
     if results is None:
         results = state.ended_note(snap, spec)  # a stopped run keeps its finished methods
     if results is None:
         if snap is None or not snap.active:
             state.estimate_note(spec)
         return
+    if finished:
+        _keep(spec, results, preset)
     _diverged(results)
     _charts(spec, results, metric, k, tag="final")
     _downloads(spec, results)
