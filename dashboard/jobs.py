@@ -137,6 +137,7 @@ class Job:
     started: float | None = None
     ended: float | None = None
     stop_asked: threading.Event = field(default_factory=threading.Event)
+    lost: float | None = None  # when its visitor's connection was first seen closed
 
     def elapsed(self) -> float:
         """Seconds since it started (0 while queued)."""
@@ -144,13 +145,13 @@ class Job:
             return 0.0
         return (self.ended or time.monotonic()) - self.started
 
-    def why_stop(self, heartbeat_s: float) -> str | None:
+    def why_stop(self, silent: Callable[["Job"], float]) -> str | None:
         """The state a running job must end in now, or None to go on."""
         if self.stop_asked.is_set():
             return STOPPED
         if self.deadline_s is not None and self.elapsed() > self.deadline_s:
             return CUT
-        if time.monotonic() - self.seen > heartbeat_s:
+        if silent(self) > 1:
             return GONE
         return None
 
@@ -172,9 +173,13 @@ class JobManager:
 
     def __init__(self, concurrency: int = 1, heartbeat_s: float = HEARTBEAT_S,
                  store: ResultStore | None = None,
-                 run: Callable[[Any, Callable[[], bool]], Any] | None = None) -> None:
+                 run: Callable[[Any, Callable[[], bool]], Any] | None = None,
+                 connected: Callable[[str], bool | None] | None = None) -> None:
         self.concurrency = concurrency
         self.heartbeat_s = heartbeat_s
+        # Whether an owner's browser is still connected (None: unknown); without it, only
+        # the page's polls tell, and a busy server's late polls can look like a closed tab.
+        self._connected = connected or (lambda owner: None)
         self.store = store or ResultStore()
         self._run_events = run or _compare_events
         self._lock = threading.Lock()
@@ -237,7 +242,7 @@ class JobManager:
                 return None
             now = time.monotonic()
             for job in self._queue + self._running:
-                if job.spec.key() == key and now - job.seen > self.heartbeat_s / 2:
+                if job.spec.key() == key and self._silence(job) > 0.5:
                     if self._latest.get(job.owner) is job:
                         del self._latest[job.owner]
                     job.owner, job.seen = owner, now
@@ -262,7 +267,7 @@ class JobManager:
     def _dispatch(self) -> None:
         """Start queued jobs while there is room; a waiting job whose page is gone is dropped."""
         now = time.monotonic()
-        for job in [j for j in self._queue if now - j.seen > self.heartbeat_s]:
+        for job in [j for j in self._queue if self._silence(j) > 1]:
             self._queue.remove(job)
             job.state, job.message = GONE, "Taken out of the queue: the page that asked was closed."
         while self._queue and len(self._running) < self.concurrency:
@@ -281,7 +286,7 @@ class JobManager:
         reason: list[str] = []
 
         def stop() -> bool:
-            why = job.why_stop(self.heartbeat_s)
+            why = job.why_stop(self._silence)
             if why is not None and not reason:
                 reason.append(why)
             return why is not None
@@ -307,6 +312,19 @@ class JobManager:
             job.message = job.message or _sentence(job)
             self._running.remove(job)
             self._dispatch()
+
+    def _silence(self, job: Job) -> float:
+        """How long its visitor has been gone, in heartbeats: since the browser's connection
+        closed when that is known, otherwise since the page last asked."""
+        now = time.monotonic()
+        connected = self._connected(job.owner)
+        if connected is None:
+            return (now - job.seen) / self.heartbeat_s
+        if connected:
+            job.lost = None
+            return 0.0
+        job.lost = job.lost or now
+        return (now - job.lost) / self.heartbeat_s
 
     def _snapshot(self, job: Job) -> Snapshot:
         position = self._queue.index(job) + 1 if job.state == QUEUED else 0

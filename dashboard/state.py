@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import budget
 from core.runspec import RunSpec
@@ -25,15 +27,21 @@ PLANS = "_plans"  # session key: estimates by settings key
 FOLLOWED = "_followed"  # session key: this script run already shows the visitor's run
 
 
+def _connected(session_id: str) -> bool | None:
+    """Whether the browser of this session is still connected (None outside a server)."""
+    return runtime.Runtime.instance().is_active_session(session_id) if runtime.exists() else None
+
+
 @st.cache_resource
 def job_manager() -> JobManager:
     """The job queue and results cache shared by every page and session of this server."""
-    return JobManager(concurrency_from_env())
+    return JobManager(concurrency_from_env(), connected=_connected)
 
 
 def visitor() -> str:
     """This browser session's id: it owns the runs it starts."""
-    return st.session_state.setdefault("_visitor", uuid.uuid4().hex)
+    ctx = get_script_run_ctx()
+    return st.session_state.setdefault("_visitor", ctx.session_id if ctx else uuid.uuid4().hex)
 
 
 def cached_results(spec: RunSpec | None) -> list[MethodResult] | None:

@@ -128,3 +128,16 @@ def test_a_reloaded_page_takes_back_its_run_but_never_a_live_one(manager):
     snap = manager.adopt("new-tab", running.key())
     assert snap is not None and snap.state == jobs.RUNNING
     assert manager.poll("old-tab") is None and manager.poll("new-tab").job_id == snap.job_id
+
+
+def test_the_connection_state_decides_when_the_server_knows_it():
+    """A connected visitor whose polls come late keeps the run; a closed connection ends it."""
+    m = jobs.JobManager(heartbeat_s=1.0, connected=lambda owner: owner != "closed")
+    m.submit("slow-page", spec(), 30.0)  # never polls again, but its browser is connected
+    time.sleep(1.5)
+    assert m.poll("slow-page").state == jobs.RUNNING
+    m.stop("slow-page")
+    wait_for(m, "slow-page", lambda s: not s.active)
+    m.submit("closed", spec(seed=4), 30.0)
+    snap = wait_for(m, "closed", lambda s: not s.active, timeout=5)  # polls don't save it
+    assert snap.state == jobs.GONE
