@@ -64,7 +64,7 @@ def test_a_run_over_budget_is_refused_before_it_starts(hosted):
     at = _open({"train.iterations": "5000", "train.hidden": "256,256", "train.test_tasks": "2000"})
     refusal = next(e.value for e in at.error if "CPU-seconds" in e.value)
     # Which settings alone can bring it within budget depends on this CPU's calibration.
-    assert "lower" in refusal and "iterations" in refusal and refusal.count(". ") == 0
+    assert "lower" in refusal and refusal.count(". ") == 0
     assert next(b for b in at.button if b.label == "Train").disabled
 
 
