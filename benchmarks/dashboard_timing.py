@@ -109,7 +109,7 @@ def measure() -> dict[str, float]:
     """One default comparison in a fresh server."""
     with serve_app() as (url, server), open_page(url) as page:
         first, full = press_train(page)
-        page.wait_for_selector(".main-svg")
+        page.wait_for_selector(".main-svg >> visible=true")
         return {"first_chart_s": first, "full_result_s": full,
                 "peak_rss_mb": peak_rss_mb(server.pid)}
 

@@ -57,7 +57,7 @@ def test_default_comparison_and_every_page_in_chromium():
             wait_idle(page)
             _no_exception(page, name)
             if name in ("Inspect a task", "Training"):  # they reuse the trained results
-                page.wait_for_selector(".main-svg", timeout=30_000)
+                page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # a collapsed gallery hides its own
                 assert page.get_by_text("not been trained yet").count() == 0
             if name == "Inspect a task":
                 _click_adds_a_support_point(page)

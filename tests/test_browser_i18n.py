@@ -28,7 +28,7 @@ def _visit_every_page(page, lang: str) -> None:
         wait_idle(page)
         _no_exception(page, f"{lang} {name}")
         if name in ("compare", "inspect", "training"):  # the trained results are reused
-            page.wait_for_selector(".main-svg", timeout=30_000)
+            page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # a collapsed gallery hides its own
         if lang == "zh":
             page.get_by_text(chinese, exact=False).first.wait_for(timeout=10_000)
             if name in ("compare", "inspect", "training"):  # the charts' own text is Chinese too

@@ -31,7 +31,7 @@ def test_runs_page_overlays_two_runs_in_chromium(tmp_path, monkeypatch):
             page.get_by_role("option", name=name).click()
             wait_idle(page)
         page.keyboard.press("Escape")  # close the options list
-        page.wait_for_selector(".main-svg", timeout=30_000)
+        page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # a collapsed gallery hides its own
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator(".js-plotly-plot").count() == 2
         legend = page.locator(".js-plotly-plot").nth(1).locator(".legendtext").all_text_contents()
