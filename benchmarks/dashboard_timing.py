@@ -28,6 +28,19 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TRAIN = re.compile(r"^Train( it yourself)?$")  # the label when a scenario has a gallery run
 
 
+def require_browser() -> None:
+    """For browser test modules: skip them where chromium is missing, unless CI requires it."""
+    import os
+
+    import pytest
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("REQUIRE_BROWSER"):
+            raise RuntimeError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)",
+                    allow_module_level=True)
+    pytest.importorskip("playwright.sync_api")
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as s:

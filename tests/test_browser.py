@@ -1,24 +1,15 @@
 """A real browser (Debian's chromium via playwright) runs the default comparison and every page."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
-
-from benchmarks.dashboard_timing import CHROMIUM, ROOT, open_page, press_train, serve_app, wait_idle
+from benchmarks.dashboard_timing import ROOT, require_browser, open_page, press_train, serve_app, wait_idle
 from core.scenarios import SCENARIOS_BY_KEY
 
 ARTIFACTS = ROOT / "artifacts"
 NAV = ["Inspect a task", "Training", "Parameter space", "About"]
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("REQUIRE_BROWSER"):
-        raise RuntimeError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)",
-                allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 
 def _no_exception(page, where: str) -> None:

@@ -1,20 +1,11 @@
 """A real browser overlays two saved runs on the Runs page."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
-from benchmarks.dashboard_timing import CHROMIUM, ROOT, open_page, serve_app, wait_idle
+from benchmarks.dashboard_timing import ROOT, require_browser, open_page, serve_app, wait_idle
 from core.store import RunStore, save_run
 from tests.test_runs_page import tiny_run
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("REQUIRE_BROWSER"):
-        raise RuntimeError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is missing", allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 
 def test_runs_page_overlays_two_runs_in_chromium(tmp_path, monkeypatch):

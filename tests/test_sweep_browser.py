@@ -1,21 +1,11 @@
 """A real browser opens the Sweeps page: the shipped clusters sweep's heatmap shows the boundary."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
-from benchmarks.dashboard_timing import CHROMIUM, ROOT, open_page, serve_app, wait_idle
+from benchmarks.dashboard_timing import ROOT, require_browser, open_page, serve_app, wait_idle
 
 ARTIFACTS = ROOT / "artifacts"
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("REQUIRE_BROWSER"):
-        raise RuntimeError(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)",
-                allow_module_level=True)
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 
 def test_sweeps_page_draws_the_heatmap_with_ties_and_clear_wins():
