@@ -83,3 +83,12 @@ def test_switching_language_keeps_settings_and_trained_results():
     assert CJK.search(at.title[0].value) and len(at.get("plotly_chart")) == 2
     at.segmented_control(key="lang").set_value("en").run()
     assert at.title[0].value.startswith("Training") and len(at.get("plotly_chart")) == 2
+
+
+def test_the_about_pages_links_keep_the_language():
+    """A link with query parameters can open a new session, which would follow the locale."""
+    at = _open("zh", "en-US")
+    at.switch_page("dashboard/pages/about.py").run()
+    strings = [link.proto.query_string for link in at.get("page_link")]
+    assert strings and all(s.startswith("lang=zh") for s in strings), strings
+    assert "lang=zh&preset=maml-sinusoid" in strings

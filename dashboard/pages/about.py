@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.i18n import t
+from dashboard.i18n import LANG, language, t
 
 COMPARE = "dashboard/pages/compare.py"
 INSPECT = "dashboard/pages/inspect.py"
@@ -16,8 +16,10 @@ PARAMETER_SPACE = "dashboard/pages/parameter_space.py"
 def _link(page: str, text: str, preset: str | None = None) -> None:
     if page == PARAMETER_SPACE and not Path(__file__).with_name("parameter_space.py").exists():
         return
-    st.page_link(page, label=text, icon=":material/arrow_forward:",
-                 query_params={"preset": preset} if preset else None)
+    # The link carries the language: a link with query parameters may open a new session, which
+    # would otherwise fall back to the browser's locale.
+    params = {LANG: language()} | ({"preset": preset} if preset else {})
+    st.page_link(page, label=text, icon=":material/arrow_forward:", query_params=params)
 
 
 def main() -> None:
