@@ -15,6 +15,7 @@ from core.config import TrainConfig
 from core.families import TaskFamily
 from core.settings import SettingError
 from core.training import Event, MethodResult, Progress, compare
+from dashboard.i18n import t
 from dashboard.theme import label
 
 MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)
@@ -65,6 +66,19 @@ class ResultStore:
 
 
 @dataclass(frozen=True)
+class Words:
+    """A sentence kept as its catalogue key and values: the job's thread has no language, so it
+    is put into words when a visitor's page asks (`str`), in that visitor's language."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        values = {k: label(v) if k == "method" else v for k, v in self.values.items()}
+        return t(self.key, **values)
+
+
+@dataclass(frozen=True)
 class Bar:
     """One method's progress: a fraction of its work and a line of text."""
 
@@ -78,25 +92,33 @@ class Bars:
     def __init__(self, methods: Sequence[str], seeds: int) -> None:
         self.seeds = seeds
         self.done: dict[str, int] = dict.fromkeys(methods, 0)
-        self.bars = {m: Bar(0.0, f"{label(m)}: waiting") for m in methods}
+        self.bars = {m: (0.0, Words("job.bar.waiting", {"method": m})) for m in methods}
+
+    def shown(self) -> dict[str, Bar]:
+        """The bars in the current language."""
+        return {m: Bar(fraction, str(words)) for m, (fraction, words) in self.bars.items()}
 
     def _fraction(self, method: str, part: float) -> float:
         return min(1.0, (self.done[method] + part) / self.seeds)
 
     def update(self, event: Event) -> None:
         """Move the method's bar for a progress event or a finished result."""
-        name = label(event.method)
+        method = event.method
         if isinstance(event, Progress):
-            self.bars[event.method] = Bar(
-                self._fraction(event.method, event.iteration / max(1, event.iterations)),
-                f"{name}: seed {event.seed}, iteration {event.iteration}/{event.iterations}"
-                f" · training loss {event.meta_loss:.3g}")
+            self.bars[method] = (
+                self._fraction(method, event.iteration / max(1, event.iterations)),
+                Words("job.bar.progress", {"method": method, "seed": event.seed,
+                                           "iteration": event.iteration,
+                                           "iterations": event.iterations,
+                                           "loss": f"{event.meta_loss:.3g}"}))
         elif isinstance(event, MethodResult):
-            self.done[event.method] += 1
-            state = f"diverged ({event.diverged})" if event.diverged else f"{event.seconds:.1f} s"
-            finished = self.done[event.method] == self.seeds
-            self.bars[event.method] = Bar(self._fraction(event.method, 0.0),
-                                          f"{name}: {'done' if finished else 'seed done'} — {state}")
+            self.done[method] += 1
+            finished = self.done[method] == self.seeds
+            words = (Words("job.bar.diverged", {"method": method, "why": event.diverged})
+                     if event.diverged else
+                     Words("job.bar.done" if finished else "job.bar.seed_done",
+                           {"method": method, "seconds": f"{event.seconds:.1f}"}))
+            self.bars[method] = (self._fraction(method, 0.0), words)
 
 
 @dataclass(frozen=True)
@@ -130,7 +152,7 @@ class Job:
     deadline_s: float | None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: str = QUEUED
-    message: str = ""
+    message: Words | None = None
     results: list[MethodResult] = field(default_factory=list)
     bars: Bars | None = None
     seen: float = field(default_factory=time.monotonic)
@@ -156,16 +178,15 @@ class Job:
         return None
 
 
-def _sentence(job: Job) -> str:
+ENDED_EARLY = {STOPPED: "job.stopped", CUT: "job.cut", GONE: "job.gone"}
+
+
+def _sentence(job: Job) -> Words | None:
     """What the visitor is told about a job that ended early."""
-    kept = f" The {len(job.results)} finished result(s) are kept." if job.results else ""
-    if job.state == STOPPED:
-        return "Stopped." + kept
-    if job.state == CUT:
-        return f"Stopped at this server's time limit of {job.deadline_s:g} s per run." + kept
-    if job.state == GONE:
-        return "Stopped because the page that started it was closed." + kept
-    return ""
+    if job.state not in ENDED_EARLY:
+        return None
+    return Words(ENDED_EARLY[job.state] + (".kept" if job.results else ""),
+                 {"count": len(job.results), "limit": f"{job.deadline_s or 0:g}"})
 
 
 class JobManager:
@@ -228,7 +249,7 @@ class JobManager:
                 return
             if job.state == QUEUED:
                 self._queue.remove(job)
-                job.state, job.message = LEFT, "You left the queue."
+                job.state, job.message = LEFT, Words("job.left")
                 self._dispatch()
             else:
                 job.stop_asked.set()
@@ -269,7 +290,7 @@ class JobManager:
         now = time.monotonic()
         for job in [j for j in self._queue if self._silence(j) > 1]:
             self._queue.remove(job)
-            job.state, job.message = GONE, "Taken out of the queue: the page that asked was closed."
+            job.state, job.message = GONE, Words("job.dropped")
         while self._queue and len(self._running) < self.concurrency:
             job = self._queue.pop(0)
             job.state, job.started = RUNNING, time.monotonic()
@@ -304,9 +325,10 @@ class JobManager:
             elif state == DONE:
                 self.store.put(job.spec.key(), job.results)
         except SettingError as err:
-            state, job.message = FAILED, short(str(err), 300)
+            state = FAILED
+            job.message = Words("job.failed.settings", {"detail": short(str(err), 300)})
         except Exception as err:  # noqa: BLE001  a visitor sees one sentence, never a traceback
-            state, job.message = FAILED, f"Training failed ({type(err).__name__}); try other settings."
+            state, job.message = FAILED, Words("job.failed", {"error": type(err).__name__})
         with self._lock:
             job.state, job.ended = state, time.monotonic()
             job.message = job.message or _sentence(job)
@@ -328,9 +350,9 @@ class JobManager:
 
     def _snapshot(self, job: Job) -> Snapshot:
         position = self._queue.index(job) + 1 if job.state == QUEUED else 0
-        return Snapshot(job.id, job.spec.key(), job.state, job.message, position,
+        return Snapshot(job.id, job.spec.key(), job.state, str(job.message or ""), position,
                         self._wait(job), job.elapsed(), job.estimate_s,
-                        dict(job.bars.bars) if job.bars else {}, list(job.results))
+                        job.bars.shown() if job.bars else {}, list(job.results))
 
     def _wait(self, job: Job) -> float:
         """Seconds until a queued job starts, or a running one ends, by the estimates."""

@@ -82,12 +82,13 @@ def test_chinese_bold_closes():
 
 
 def _used_keys() -> list[tuple[str, str]]:
-    """Every literal or f-string key passed to t()/t_or() in the dashboard and the entry script."""
+    """Every literal or f-string key passed to t()/t_or() (or kept in jobs' `Words`) in the
+    dashboard and the entry script."""
     keys = []
     sources = [ROOT / "app.py", *sorted((ROOT / "dashboard").rglob("*.py"))]
     for path in sources:
-        for f, key in re.findall(r"\bt(?:_or)?\(\s*(f?)\"([^\"]+)\"", path.read_text("utf-8")):
-            keys.append((path.name, f + key))
+        calls = r"\b(?:t|t_or|Words)\(\s*(f?)\"([^\"]+)\""
+        keys += [(path.name, f + key) for f, key in re.findall(calls, path.read_text("utf-8"))]
     return keys
 
 

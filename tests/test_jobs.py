@@ -6,6 +6,7 @@ import torch._dynamo  # noqa: F401  the optimisers import it on first use (secon
 
 from core.config import TrainConfig
 from dashboard import jobs
+from dashboard.i18n import using
 from core.runspec import RunSpec
 
 
@@ -67,6 +68,10 @@ def test_stop_acts_within_a_second_and_keeps_finished_methods(manager):
     assert time.monotonic() - asked < 1.0
     assert snap.state == jobs.STOPPED and [r.method for r in snap.results] == ["scratch"]
     assert "finished result" in snap.message
+    with using("zh"):  # the job's thread wrote no words: the page's language puts them
+        snap = manager.poll("a")
+        assert snap.message == "已停止。已完成的 1 个结果保留了下来。"
+        assert snap.bars["scratch"].text.startswith("从头训练") and "秒" in snap.bars["scratch"].text
 
 
 def test_deadline_cuts_a_run_that_the_estimate_let_through(manager):
