@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -141,6 +141,33 @@ def advantage(pooled: pd.DataFrame, axes: list[str], metric: str, step: int,
     return out
 
 
+# The boundary sentence's words, by name. The core writes English; a caller with another
+# language passes its own templates with the same names and placeholders (the dashboard's
+# catalogue, `sweep.phrase.<name>`), so the logic that picks the words has one home.
+PHRASES: dict[str, str] = {
+    "before": "before adaptation",
+    "after_one": "after 1 step",
+    "after_many": "after {step} steps",
+    "metric.loss": "loss",
+    "metric.accuracy": "accuracy",
+    "no_cells": "The sweep has no cells with both {m} and {b} to compare.",
+    "every_cell": "{m} beats {b} in {metric} {after} in every cell of the sweep (95 % CIs apart).",
+    "never": "{m} never beats {b} clearly in {metric} {after} in this sweep{behind}.",
+    "behind": "; {b} is ahead in {lost} of {cells} cells",
+    "wins": "{m} beats {b} in {metric} {after} (95 % CIs apart) {where}; elsewhere they {rest}.",
+    "rest_tie": "tie",
+    "rest_lost": "tie or {b} is ahead ({lost} of {cells} cells)",
+    "whatever": "{where}, whatever the {y}",
+    "with": "{where} with {y} = {values}",
+    "list": ", ",
+    "nowhere": "nowhere",
+    "for_every": "for every {x}",
+    "onward": "for {x} {op} {start}",
+    "from_on": "from {x} = {start} on",
+    "only_at": "only at {x} = {values}",
+}
+
+
 def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -149,51 +176,66 @@ def _title(method: str) -> str:
     return METHODS[method].title if method in METHODS else method
 
 
+class _Words:
+    """The phrase templates and method titles one sentence is written with."""
+
+    def __init__(self, phrases: dict[str, str], title: Callable[[str], str]) -> None:
+        self.phrases, self.title = phrases, title
+
+    def __call__(self, name: str, **values: Any) -> str:
+        return self.phrases[name].format(**values)
+
+    def join(self, items) -> str:
+        return self.phrases["list"].join(items)
+
+
 def boundary_sentence(adv: pd.DataFrame, axes: list[str], step: int, meta: str = "maml",
-                      base: str = "pretrain") -> str:
+                      base: str = "pretrain", phrases: dict[str, str] = PHRASES,
+                      title: Callable[[str], str] = _title) -> str:
     """Where, along the first varied setting, `meta` starts to beat `base` clearly after `step`
     steps (for each value of the second setting), in words built from the advantage table."""
-    after = "before adaptation" if step == 0 else f"after {step} step{'s' if step != 1 else ''}"
-    m, b = _title(meta), _title(base)
+    w = _Words(phrases, title)
+    after = w("before") if step == 0 else w("after_one") if step == 1 else w("after_many", step=step)
+    m, b = title(meta), title(base)
     if adv.empty:
-        return f"The sweep has no cells with both {m} and {b} to compare."
+        return w("no_cells", m=m, b=b)
     won, lost = adv.winner == meta, adv.winner == base
-    after = f"in {adv.metric.iloc[0]} {after}"
-    behind = f"; {b} is ahead in {lost.sum()} of {len(adv)} cells" if lost.any() else ""
+    said = {"m": m, "b": b, "after": after, "metric": w(f"metric.{adv.metric.iloc[0]}")}
+    counts = {"b": b, "lost": int(lost.sum()), "cells": len(adv)}
     if won.all():
-        return f"{m} beats {b} {after} in every cell of the sweep (95 % CIs apart)."
+        return w("every_cell", **said)
     if not won.any():
-        return f"{m} never beats {b} clearly {after} in this sweep{behind}."
-    rest = f"tie or {b} is ahead ({lost.sum()} of {len(adv)} cells)" if lost.any() else "tie"
-    return f"{m} beats {b} {after} (95 % CIs apart) {_where(adv, won, axes)}; elsewhere they {rest}."
+        return w("never", **said, behind=w("behind", **counts) if lost.any() else "")
+    rest = w("rest_lost", **counts) if lost.any() else w("rest_tie")
+    return w("wins", **said, where=_where(adv, won, axes, w), rest=rest)
 
 
-def _where(adv: pd.DataFrame, won: pd.Series, axes: list[str]) -> str:
+def _where(adv: pd.DataFrame, won: pd.Series, axes: list[str], w: _Words) -> str:
     """The threshold along the first setting, for each value of the second (alike ones joined)."""
     x = axes[0]
     if len(axes) == 1:
-        return _threshold(list(adv[x]), list(won), x)
+        return _threshold(list(adv[x]), list(won), x, w)
     by_text: dict[str, list] = {}
     for y, group in adv.groupby(axes[1], sort=False):
-        by_text.setdefault(_threshold(list(group[x]), list(won[group.index]), x), []).append(y)
+        by_text.setdefault(_threshold(list(group[x]), list(won[group.index]), x, w), []).append(y)
     if len(by_text) == 1:
-        return f"{next(iter(by_text))}, whatever the {axes[1]}"
-    return ", ".join(f"{text} with {axes[1]} = {', '.join(map(_fmt, ys))}"
-                     for text, ys in by_text.items())
+        return w("whatever", where=next(iter(by_text)), y=axes[1])
+    return w.join(w("with", where=text, y=axes[1], values=w.join(map(_fmt, ys)))
+                  for text, ys in by_text.items())
 
 
-def _threshold(values: list, won: list[bool], x: str) -> str:
+def _threshold(values: list, won: list[bool], x: str, w: _Words) -> str:
     """'for shift ≥ 2', 'only at shift = 1, 3' or 'nowhere' along one row of the grid."""
     if not any(won):
-        return "nowhere"
+        return w("nowhere")
     first = won.index(True)
     if all(won[first:]):
         if not first:
-            return f"for every {x}"
+            return w("for_every", x=x)
         op = _onward(values)
         start = _fmt(values[first])
-        return f"for {x} {op} {start}" if op else f"from {x} = {start} on"
-    return f"only at {x} = " + ", ".join(_fmt(v) for v, w in zip(values, won) if w)
+        return w("onward", x=x, op=op, start=start) if op else w("from_on", x=x, start=start)
+    return w("only_at", x=x, values=w.join(_fmt(v) for v, won_here in zip(values, won) if won_here))
 
 
 def is_number(value: Any) -> bool:
@@ -212,12 +254,14 @@ def _onward(values: list) -> str:
 
 
 def summary_sentences(pooled: pd.DataFrame, axes: list[str], after: int,
-                      metric: str | None = None) -> list[str]:
+                      metric: str | None = None, phrases: dict[str, str] = PHRASES,
+                      title: Callable[[str], str] = _title) -> list[str]:
     """Where meta-learning beats pre-training after `after` steps and before adaptation (in
-    `metric`, default the main one); empty when the sweep lacks either method."""
+    `metric`, default the main one), in `phrases`; empty when the sweep lacks either method."""
     meta = meta_method(pooled.method)
     if meta is None or "pretrain" not in set(pooled.method):
         return []
     metric = metric or main_metric(pooled)
-    return [boundary_sentence(advantage(pooled, axes, metric, step, meta), axes, step, meta)
+    return [boundary_sentence(advantage(pooled, axes, metric, step, meta), axes, step, meta,
+                              phrases=phrases, title=title)
             for step in dict.fromkeys((after, 0))]

@@ -14,7 +14,9 @@ from core.config import TrainConfig
 from core.families import FAMILIES
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Beats, Close, Near, Overfits
 from core.settings import specs
+from core.sweep_results import PHRASES, load_sweep
 from dashboard import story
+from dashboard.figures.sweep import sweep_figures
 from dashboard.i18n import catalogue, from_locale, t, t_or, using
 from dashboard.param_space_presets import LANDSCAPES, preset_key
 
@@ -23,7 +25,7 @@ EN, ZH = catalogue("en"), catalogue("zh")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Keys whose English lives with what they name (the core's settings, scenarios, families and
 # methods; the Parameter space presets): the catalogue translates them without an English copy.
-CORE_OWNED = re.compile(r"^(setting|scenario|family|method|ps\.preset)\.")
+CORE_OWNED = re.compile(r"^(setting|scenario|family|method|ps\.preset|sweep\.phrase)\.")
 SETTING_NAMES = {s.name for cls in (TrainConfig, *FAMILIES.values()) for s in specs(cls)}
 
 
@@ -41,6 +43,8 @@ def _names_core_text(key: str) -> bool:
                 and all(s in FAMILIES for s in scope) and len(scope) <= 1)
     if kind == "scenario":
         return parts[1] in SCENARIOS_BY_KEY and last in ("name", "look_for")
+    if kind == "sweep":
+        return ".".join(parts[2:]) in PHRASES
     if kind == "family":
         return parts[1] in FAMILIES and last in ("title", "description")
     if kind == "ps":
@@ -66,7 +70,7 @@ def test_chinese_templates_are_chinese():
     """A copied English template would pass the key checks; a Chinese one has Chinese in it."""
     same = {"list.sep", "punct.comma", "punct.semicolon", "punct.stop", "method.maml",
             "method.reptile", "chart.method_loss", "chart.support_hover",
-            "chart.support_class_hover", "chart.place_hover"}
+            "chart.support_class_hover", "chart.place_hover", "sweep.phrase.with"}
     latin = [k for k, v in ZH.items() if not CJK.search(v) and k not in same
              and not re.fullmatch(r"[{}\w%.:\s()<>,×±−–-]*", v)]
     assert latin == []
@@ -200,3 +204,18 @@ def test_compare_figures_are_drawn_in_the_language_asked_for():
     assert "测试准确率（越高越好）" in chinese and "适应之前（第 0 步）" in chinese
     assert not any(CJK.search(text) for text in english)
     assert any("95% 置信区间" in h for h in chinese)
+
+
+def test_the_sweep_sentences_read_in_chinese():
+    """The core writes the boundary sentence in English; the page gives it Chinese words."""
+    for name, english in PHRASES.items():
+        if name != "list":  # the catalogue's list.sep
+            assert _placeholders(ZH[f"sweep.phrase.{name}"]) == _placeholders(english), name
+    meta, rows = load_sweep((ROOT / "gallery/sweeps/clusters-shift-shots.json").read_bytes())
+    with using("zh"):
+        _, chinese = sweep_figures(meta, rows)
+    _, english = sweep_figures(meta, rows)
+    assert len(chinese) == len(english) == 2
+    for zh, en in zip(chinese, english):
+        assert "预训练" in zh and "Pre-training" in en, (zh, en)
+        assert not re.search(r"beats|after|before|cells|whatever|tie", zh), zh

@@ -9,10 +9,10 @@ import plotly.io
 from plotly.subplots import make_subplots
 
 from core.evaluation import higher_is_better
-from core.sweep_results import (advantage, main_metric, meta_method, is_number,
+from core.sweep_results import (PHRASES, advantage, main_metric, meta_method, is_number,
                                 summarise_seeds, summary_sentences)
 from dashboard.figures.compare import axis_title, rgba
-from dashboard.i18n import t
+from dashboard.i18n import t, t_or
 from dashboard.theme import color, label, metric_label, metric_name, steps_text
 
 HEIGHT = 400
@@ -132,7 +132,13 @@ def sweep_figures(meta: dict, rows: pd.DataFrame, metric: str | None = None,
     if len(axes) == 2 and method and "pretrain" in set(pooled.method):
         lead = [advantage(pooled, axes, metric, step, method) for step in (0, after)]
         figures.append(advantage_figure(*lead, axes, after, method))
-    return figures, summary_sentences(pooled, axes, after, metric)
+    return figures, summary_sentences(pooled, axes, after, metric, phrases=_phrases(), title=label)
+
+
+def _phrases() -> dict[str, str]:
+    """The boundary sentence's words in the current language (the core owns the English)."""
+    words = {name: t_or(f"sweep.phrase.{name}", english) for name, english in PHRASES.items()}
+    return words | {"list": t("list.sep")}
 
 
 def sweep_html(meta: dict, rows: pd.DataFrame) -> str:
