@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 from pathlib import Path
 
@@ -209,6 +210,9 @@ def test_landing_shows_the_default_scenarios_gallery_result_with_no_click():
                for c in at.caption)
     assert len(_figures(at)) == 3
     assert any(b.label == "Train it yourself" for b in at.button)
+    alphas = next(c.value for c in at.caption if c.value.startswith("Test-time α"))
+    assert re.search(r"MAML [\d.]+, Pre-training [\d.]+, Scratch \(random init\) [\d.]+\.$",
+                     alphas), alphas  # every method's α, also for runs saved before plans were
 
 
 def test_a_finished_comparison_is_saved_once_in_the_run_store():

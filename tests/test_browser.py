@@ -33,8 +33,10 @@ def _click_adds_a_support_point(page) -> None:
 
 def test_default_comparison_and_every_page_in_chromium():
     ARTIFACTS.mkdir(exist_ok=True)
-    with serve_app() as (url, _), open_page(url) as page:
+    with serve_app() as (url, _), open_page(url, height=1400) as page:
         _no_exception(page, "Compare before training")
+        page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # the gallery's run
+        page.screenshot(path=str(ARTIFACTS / "landing.png"))  # docs/compare.png comes from here
         first, full = press_train(page)
         assert first <= full
         assert page.locator(".main-svg").count() >= 3  # before/after, curve, gain

@@ -40,6 +40,8 @@ def _visit_every_page(page, lang: str) -> None:
 def test_every_page_in_chinese_then_english_without_retraining():
     ARTIFACTS.mkdir(exist_ok=True)
     with serve_app() as (url, _), open_page(f"{url}/?lang=zh", height=1400) as page:
+        page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # the gallery's run
+        page.screenshot(path=str(ARTIFACTS / "zh-landing.png"))  # docs/compare-zh.png
         page.get_by_role("button", name="自己训练", exact=True).click()  # the scenario has a gallery run
         page.get_by_text("停止").first.wait_for(timeout=60_000)  # the live part, in Chinese too
         page.get_by_text("下载结果（CSV）").wait_for(timeout=400_000)  # a shared, busy CPU

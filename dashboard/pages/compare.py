@@ -58,8 +58,9 @@ def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag
 def _test_lr_note(spec: RunSpec, df) -> None:
     """Which α adapted each method at test time: the training one, or one chosen per method."""
     used = df.drop_duplicates("method").set_index("label").test_lr
+    trained = f"{spec.config.inner_lr:g}"  # runs saved before plans were kept adapted with it
     key = "compare.test_lr.auto" if spec.config.test_lr == "auto" else "compare.test_lr.train"
-    st.caption(t(key, values=t("list.sep").join(f"{m} {a}" for m, a in used.items())))
+    st.caption(t(key, values=t("list.sep").join(f"{m} {a or trained}" for m, a in used.items())))
 
 
 def _diverged(results: list[MethodResult]) -> None:
