@@ -5,7 +5,6 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-import sklearn.datasets
 
 NUM_DIGITS = 10
 DEFAULT_TEST_DIGITS = (6, 7, 8, 9)
@@ -19,6 +18,8 @@ def load_digits() -> np.ndarray:
     Every digit keeps its first `min count` drawings in the data set's order (174 each), so the
     array is rectangular and the same on every run.
     """
+    import sklearn.datasets  # here, not at import: scikit-learn and SciPy hold ~70 MB of a server
+
     bunch = sklearn.datasets.load_digits()
     per_digit = [bunch.images[bunch.target == d] for d in range(NUM_DIGITS)]
     count = min(len(drawings) for drawings in per_digit)
