@@ -255,3 +255,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("scratch", "Scratch", "no meta-training: the random initialisation, the floor every "
            "method must beat", None, loss_label="(not trained)"),
 )}
+
+
+def result_names(method: str) -> tuple[str, ...]:
+    """The results each seed of `method` yields: its own, then one per test-time variant."""
+    return (method, *(f"{method}-{suffix}" for suffix, _ in METHODS[method].variants))

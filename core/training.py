@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from core import compiled as compiling
-from core.algorithms import METHODS, AdaptPlan, Method, PlanHook
+from core.algorithms import METHODS, AdaptPlan, Method, PlanHook, result_names
 from core.config import TrainConfig
 from core.budget import scoring_chunk
 from core.evaluation import (FamilyLearner, Stop, Stopped, make_learner, score_plan, summary_rows,
@@ -165,10 +165,11 @@ def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     result.seconds = time.perf_counter() - start
     result.params = method.finish(learner, {k: v.detach() for k, v in phi.items()}, cfg)
     training_diverged = result.diverged
-    for suffix, hook in (("", method.adaptation), *method.variants):
-        if suffix:
-            result = MethodResult(f"{method_name}-{suffix}", cfg.seed, result.params,
-                                  result.seconds, {}, diverged=training_diverged)
+    hooks = (method.adaptation, *(hook for _, hook in method.variants))
+    for name, hook in zip(result_names(method_name), hooks):
+        if name != method_name:
+            result = MethodResult(name, cfg.seed, result.params, result.seconds, {},
+                                  diverged=training_diverged)
         _score(learner, result, hook, cfg, test_tasks, val_tasks, stop)
         yield result
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
+from core.algorithms import result_names
 from core.config import TrainConfig
 from core.families import TaskFamily
 from core.settings import SettingError
@@ -91,8 +92,9 @@ class Bars:
 
     def __init__(self, methods: Sequence[str], seeds: int) -> None:
         self.seeds = seeds
-        self.done: dict[str, int] = dict.fromkeys(methods, 0)
-        self.bars = {m: (0.0, Words("job.bar.waiting", {"method": m})) for m in methods}
+        names = [name for m in methods for name in result_names(m)]  # ANIL also scores anil-whole
+        self.done: dict[str, int] = dict.fromkeys(names, 0)
+        self.bars = {m: (0.0, Words("job.bar.waiting", {"method": m})) for m in names}
 
     def shown(self) -> dict[str, Bar]:
         """The bars in the current language."""

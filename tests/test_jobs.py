@@ -117,6 +117,14 @@ def test_trained_settings_come_from_the_cache_without_training(manager):
     assert again.state == jobs.DONE and again.results[0] is done.results[0]
 
 
+def test_a_method_with_a_test_time_variant_finishes_with_a_bar_for_each(manager):
+    manager.submit("a", spec(iterations=5, methods=("anil",)), 1.0)
+    done = wait_for(manager, "a", lambda s: not s.active, timeout=30)
+    assert done.state == jobs.DONE, done.message
+    assert [r.method for r in done.results] == ["anil", "anil-whole"]
+    assert all(bar.fraction == 1.0 for bar in done.bars.values()) and len(done.bars) == 2
+
+
 def test_bad_settings_fail_in_one_short_sentence(manager):
     bad = RunSpec("sinusoid", (("shots", "x" * 100_000),), ("maml",), TrainConfig(), (0,))
     manager.submit("a", bad, 1.0)
