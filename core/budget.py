@@ -209,8 +209,21 @@ def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
     longest = max(longest, _seconds(chunk_work, shape, r))
     # Every finished result keeps its per-task scores: (eval steps, test tasks) per metric.
     scores = len(methods) * len(seeds) * len(cfg.eval_steps) * cfg.test_tasks * 2 * FLOAT
-    return Estimate(_seconds(work, shape, r) * len(seeds),
-                    _peak_bytes(shape, cfg, support, query, inputs, chunk) + scores, longest)
+    peak = _peak_bytes(shape, cfg, support, query, inputs, chunk) + scores + data_peak_bytes(family)
+    return Estimate(_seconds(work, shape, r) * len(seeds), peak, longest)
+
+
+# Reading an image family's data costs a fixed ~10 MB (the reader's buffers, first-use
+# allocations) and twice what stays held, for the copies made while decoding, resizing,
+# splitting and rotating. Fitted on measured peaks of digits at 8–32 px and of Omniglot's small
+# zips at 14 and 28 px, with and without rotations (0.94–1.17× of each).
+DATA_FIXED, DATA_FACTOR = 10e6, 2.0
+
+
+def data_peak_bytes(family: TaskFamily) -> float:
+    """Peak memory of reading the family's data and holding it (0 when it has none)."""
+    held = family.data_bytes()
+    return DATA_FIXED + DATA_FACTOR * held if held else 0.0
 
 
 # Fitted on measured peaks (resident memory) of sinusoid, wide-MLP and digits runs: the allocator
@@ -333,6 +346,12 @@ def check_budget(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
             fixes.append(f"{name} from {was_text} to at most {now}")
         if len(fixes) == 2:
             break
-    advice = ("lower " + " or ".join(fixes)) if fixes else \
-        "lower several settings (iterations, meta_batch_size, test_tasks, model size)"
+    data = data_peak_bytes(family)
+    if fixes:
+        advice = "lower " + " or ".join(fixes)
+    elif data > limits.memory_bytes:  # no training setting helps: the images alone are too big
+        advice = (f"its images alone take about {data / 1e6:,.0f} MB, so lower image_size or "
+                  "turn rotations off")
+    else:
+        advice = "lower several settings (iterations, meta_batch_size, test_tasks, model size)"
     return f"This run needs {_over(e, limits)}: {advice}."

@@ -70,6 +70,11 @@ class TaskFamily(Validated):
         data cannot meet is reported before training; families without data files do nothing.
         Building a family never reads data: sampling reads it on first use otherwise."""
 
+    def data_bytes(self) -> int:
+        """Bytes of data the family holds in memory while it is used (0: tasks come from formulas;
+        the tasks drawn are counted with the run). May read the data."""
+        return 0
+
     def pretraining_data(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """The points pre-training fits, with its labels: every task's points and task labels."""
         return batch.all_data()

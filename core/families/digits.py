@@ -65,6 +65,10 @@ class Digits(ImageFamily):
     def base_classes(self) -> int:
         return digits.NUM_DIGITS
 
+    def _source_bytes(self) -> int:
+        originals = digits.load_digits()  # 8 × 8, resized to image_size while the pools are made
+        return originals.nbytes + originals.nbytes // 64 * self.image_size ** 2
+
     def _split_hint(self) -> str:
         return " (change test_digits, or use fewer ways)"
 

@@ -97,6 +97,14 @@ class ImageFamily(TaskFamily):
         """The pools of this data setting (cached by the subclass); may download."""
         raise NotImplementedError
 
+    def data_bytes(self) -> int:
+        """The class pools (rotated copies included) and the decoded images they are cut from."""
+        return sum(p.images.nbytes for p in self.pools().values()) + self._source_bytes()
+
+    def _source_bytes(self) -> int:
+        """Bytes of the decoded images at image_size that the pools are made from."""
+        raise NotImplementedError
+
     def _checked_pools(self, progress: DownloadProgress | None) -> dict[str, ClassPool]:
         pools = self._read_pools(progress)
         self._check_data(pools)

@@ -63,6 +63,9 @@ class Omniglot(ImageFamily):
     def base_classes(self) -> int:
         return self._data().num_classes
 
+    def _source_bytes(self) -> int:
+        return self._data().images.nbytes  # cached beside the pools
+
     def _split_hint(self) -> str:
         return " (choose other test_alphabets / validation_alphabets, or fewer ways)"
 
