@@ -1,6 +1,8 @@
 """Training runs as server jobs: a FIFO queue, live progress, Stop, a deadline and a heartbeat."""
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import threading
 import time
@@ -19,7 +21,9 @@ from core.training import Event, MethodResult, Progress, compare
 from dashboard.i18n import t
 from dashboard.theme import label
 
-MAX_RUNS = 12  # finished comparisons kept in memory (a few MB each at most)
+# Finished comparisons kept in memory: at most 12, and at most 48 MB of them (the largest
+# hosted run, 3 seeds × 2,000 test tasks × 51 steps, keeps about 20 MB of scores).
+MAX_RUNS, MAX_BYTES = 12, 48e6
 HEARTBEAT_S = 8.0  # a job whose page has not asked for it this long is stopped: its visitor left
 FORGET_S = 600.0  # finished jobs of visitors who stopped asking are dropped after this long
 
@@ -62,8 +66,14 @@ class ResultStore:
         with self._lock:
             self._runs[key] = results
             self._runs.move_to_end(key)
-            while len(self._runs) > MAX_RUNS:
-                self._runs.popitem(last=False)
+            while len(self._runs) > 1 and (len(self._runs) > MAX_RUNS
+                                           or self._held_bytes() > MAX_BYTES):
+                self._runs.popitem(last=False)  # the newest is kept, however big
+
+    def _held_bytes(self) -> int:
+        """Memory the kept results hold: their scores and parameters."""
+        return sum(tensor.nbytes for results in self._runs.values() for r in results
+                   for tensor in (*r.scores.values(), *r.params.values()))
 
 
 @dataclass(frozen=True)
@@ -336,6 +346,7 @@ class JobManager:
             job.message = job.message or _sentence(job)
             self._running.remove(job)
             self._dispatch()
+        _return_freed_memory()
 
     def _silence(self, job: Job) -> float:
         """How long its visitor has been gone, in heartbeats: since the browser's connection
@@ -371,6 +382,13 @@ class JobManager:
         for owner, job in list(self._latest.items()):
             if job.state not in ACTIVE and now - job.seen > FORGET_S:
                 del self._latest[owner]
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap pages that a finished run freed back to the system (glibc's malloc_trim):
+    otherwise its temporaries stay resident, and the next run's peak comes on top of them."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _done_bars(spec: Any, results: list[MethodResult]) -> Bars:

@@ -2,9 +2,11 @@
 import time
 
 import pytest
+import torch
 import torch._dynamo  # noqa: F401  the optimisers import it on first use (seconds): the app does at start
 
 from core.config import TrainConfig
+from core.training import MethodResult
 from dashboard import jobs
 from dashboard.i18n import using
 from core.runspec import RunSpec
@@ -123,6 +125,20 @@ def test_a_method_with_a_test_time_variant_finishes_with_a_bar_for_each(manager)
     assert done.state == jobs.DONE, done.message
     assert [r.method for r in done.results] == ["anil", "anil-whole"]
     assert all(bar.fraction == 1.0 for bar in done.bars.values()) and len(done.bars) == 2
+
+
+def test_the_results_cache_keeps_recent_runs_within_its_bytes():
+    store = jobs.ResultStore()
+
+    def run(megabytes: float) -> list[MethodResult]:
+        scores = {"loss": torch.zeros(int(megabytes * 1e6 / 4))}
+        return [MethodResult("maml", 0, {"w": torch.zeros(1)}, 1.0, scores)]
+
+    for key in "abc":
+        store.put(key, run(jobs.MAX_BYTES / 1e6 / 2.5))
+    assert store.get("a") is None and store.get("b") and store.get("c")
+    store.put("huge", run(2 * jobs.MAX_BYTES / 1e6))  # kept alone: the newest run always is
+    assert [k for k in "bc" if store.get(k)] == [] and store.get("huge")
 
 
 def test_bad_settings_fail_in_one_short_sentence(manager):
