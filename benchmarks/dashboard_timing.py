@@ -54,7 +54,8 @@ def serve_app(theme: str | None = None) -> Iterator[tuple[str, subprocess.Popen]
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]  # edits to the tree during a run change nothing
     if theme:
         cmd.append(f"--theme.base={theme}")
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
