@@ -75,10 +75,11 @@ def _downloads(spec: RunSpec, results: list[MethodResult]) -> None:
     with st.expander(t("compare.numbers")):
         st.dataframe(df, hide_index=True)
     left, right = st.columns(2)
+    # A download needs no rerun (on a busy server the rerun could cancel the download).
     left.download_button(t("compare.download_results"), df.to_csv(index=False), "results.csv",
-                         "text/csv")
+                         "text/csv", on_click="ignore")
     right.download_button(t("compare.download_settings"), json.dumps(spec.as_dict(), indent=2),
-                          "settings.json", "application/json")
+                          "settings.json", "application/json", on_click="ignore")
 
 
 def _live_headline(spec: RunSpec, metric: str, k: int) -> Callable[[list[MethodResult]], None]:

@@ -68,7 +68,7 @@ def _manage(store: RunStore, names: list[str]) -> None:
                       on_click=_act, args=(store.delete, name))
         try:  # another tab may have renamed or deleted the run meanwhile
             download.download_button(t("runs.download"), store.export_bytes(name),
-                                     _file_name(name), "application/zip")
+                                     _file_name(name), "application/zip", on_click="ignore")
             if open_.button(t("runs.open"), help=t("runs.open.help")):
                 spec, results = load_run(store, name)
                 if (problem := open_problem(spec)) is not None:
