@@ -189,6 +189,14 @@ class RunStore:
         """The saved runs' names, oldest first."""
         return [s.name for s in self.runs()]
 
+    def size_bytes(self) -> int:
+        """The bytes the saved runs hold (tensors and manifests), to bound a store in memory."""
+        with self._read() as db:
+            tensors, = db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM tensors").fetchone()
+            texts, = db.execute("SELECT COALESCE(SUM(LENGTH(manifest) + LENGTH(summary)), 0) "
+                                "FROM runs").fetchone()
+        return int(tensors + texts)
+
     def load(self, name: str) -> SavedRun:
         """The run named `name`, checked as strictly as an imported file."""
         with self._read() as db:

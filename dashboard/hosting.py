@@ -39,6 +39,11 @@ def limits() -> Limits:
                   memory_bytes=_env_number("META_LAB_MEMORY_MB", 150.0) * 1e6)
 
 
+def tab_store_bytes() -> float:
+    """What one visitor's runs may hold in the server's memory: META_LAB_TAB_STORE_MB (60)."""
+    return _env_number("META_LAB_TAB_STORE_MB", 60.0) * 1e6
+
+
 def deadline_s() -> float | None:
     """Wall-clock seconds a hosted run may take whatever its estimate said: twice its budget."""
     return 2 * limits().cpu_seconds if hosted() else None

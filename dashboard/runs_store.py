@@ -13,7 +13,7 @@ from core.store import MEMORY, RunStore, StoreError, default_path, load_run, ope
 from core.scenarios import run_spec
 from core.settings import SettingError, without_paths
 from core.training import MethodResult
-from dashboard.hosting import hosted
+from dashboard.hosting import hosted, tab_store_bytes
 from dashboard.i18n import t
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
@@ -46,6 +46,8 @@ def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
     """Import an uploaded run file: (True, its name) or (False, one sentence why not)."""
     if len(data) > MAX_FILE_BYTES:
         return False, t("runs.too_large", mb=MAX_FILE_BYTES // 2**20)
+    if _full(store, len(data)):
+        return False, t("runs.tab_full", mb=round(tab_store_bytes() / 1e6))
     try:
         return True, store.import_bytes(data)
     except (RunFileError, StoreError) as err:
@@ -59,9 +61,17 @@ def sentence(err: Exception) -> str:
     return t("runs.error", detail=text[:1].upper() + text[1:] + ("" if text.endswith(".") else "."))
 
 
+def _full(store: RunStore, more: int) -> bool:
+    """Whether a hosted visitor's runs, held in the server's memory, would pass their bound."""
+    return store.in_memory and hosted() and store.size_bytes() + more > tab_store_bytes()
+
+
 def save_finished(store: RunStore, spec: RunSpec, results: Sequence[MethodResult],
                   name: str | None = None) -> str | None:
-    """Save a finished comparison; None (and nothing raised) when the store refuses it."""
+    """Save a finished comparison; None (and nothing raised) when the store refuses it or a
+    hosted visitor's runs already hold their bound (the comparison is still shown)."""
+    if _full(store, 0):
+        return None
     try:
         return save_run(store, spec, results, name)
     except (RunFileError, StoreError):

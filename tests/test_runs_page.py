@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.scenarios import run_spec
 from core.store import RunStore, save_run
 from core.training import MethodResult, compare
-from dashboard.runs_store import import_file
+from dashboard.runs_store import import_file, save_finished
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "dashboard/pages/runs.py"
@@ -141,6 +141,24 @@ def test_uploads_import_good_files_and_refuse_bad_ones_in_one_sentence(runs):
     ok, text = import_file(target, b"x" * (50 * 2**20 + 1))
     assert not ok and "larger than the 50 MB" in text
     assert target.names() == ["one step"]
+
+
+def test_a_hosted_visitors_runs_stay_within_their_memory_bound(runs, monkeypatch):
+    """On a shared server a tab's runs live in its memory: uploads and saves stop at a bound."""
+    source = RunStore()
+    save_run(source, *runs["one step"], "one step")
+    data = source.export_bytes("one step")
+    monkeypatch.setenv("META_LAB_HOSTED", "1")
+    monkeypatch.setenv("META_LAB_TAB_STORE_MB", str(2.5 * len(data) / 1e6))
+    tab = RunStore()
+    assert import_file(tab, data)[0] and import_file(tab, data)[0]  # two copies fit
+    assert 1.5 * len(data) < tab.size_bytes() < 2.5 * len(data)
+    ok, text = import_file(tab, data)
+    assert not ok and "download and delete some first" in text and len(tab.names()) == 2
+    monkeypatch.setenv("META_LAB_TAB_STORE_MB", str(0.5 * len(data) / 1e6))
+    assert save_finished(tab, *runs["two steps"]) is None and len(tab.names()) == 2
+    monkeypatch.delenv("META_LAB_HOSTED")  # locally, the file store has no such bound
+    assert import_file(tab, data)[0]
 
 
 def test_streamlit_refuses_uploads_above_the_run_file_cap():
