@@ -15,6 +15,7 @@ import torch
 
 from core.algorithms import result_names
 from core.config import TrainConfig
+from core.data import release_data
 from core.families import TaskFamily
 from core.settings import SettingError
 from core.training import Event, MethodResult, Progress, compare
@@ -207,8 +208,10 @@ class JobManager:
     def __init__(self, concurrency: int = 1, heartbeat_s: float = HEARTBEAT_S,
                  store: ResultStore | None = None,
                  run: Callable[[Any, Callable[[], bool]], Any] | None = None,
-                 connected: Callable[[str], bool | None] | None = None) -> None:
+                 connected: Callable[[str], bool | None] | None = None,
+                 keep_data: bool = True) -> None:
         self.concurrency = concurrency
+        self.keep_data = keep_data  # False on a shared server: each run's image data is dropped
         self.heartbeat_s = heartbeat_s
         # Whether an owner's browser is still connected (None: unknown); without it, only
         # the page's polls tell, and a busy server's late polls can look like a closed tab.
@@ -341,6 +344,8 @@ class JobManager:
             job.message = Words("job.failed.settings", {"detail": short(str(err), 300)})
         except Exception as err:  # noqa: BLE001  a visitor sees one sentence, never a traceback
             state, job.message = FAILED, Words("job.failed", {"error": type(err).__name__})
+        if not self.keep_data:
+            release_data()
         with self._lock:
             job.state, job.ended = state, time.monotonic()
             job.message = job.message or _sentence(job)

@@ -35,7 +35,7 @@ def _connected(session_id: str) -> bool | None:
 @st.cache_resource
 def job_manager() -> JobManager:
     """The job queue and results cache shared by every page and session of this server."""
-    return JobManager(concurrency_from_env(), connected=_connected)
+    return JobManager(concurrency_from_env(), connected=_connected, keep_data=not hosting.hosted())
 
 
 def visitor() -> str:

@@ -170,3 +170,16 @@ def test_the_connection_state_decides_when_the_server_knows_it():
     m.submit("closed", spec(seed=4), 30.0)
     snap = wait_for(m, "closed", lambda s: not s.active, timeout=5)  # polls don't save it
     assert snap.state == jobs.GONE
+
+
+@pytest.mark.parametrize("keep_data", [True, False])
+def test_a_shared_server_drops_each_runs_image_data(keep_data):
+    """Hosted, the data caches hold one run's images at most: the budget counts only those."""
+    from core.families import digits as digit_family
+    digit_family._digit_pools.cache_clear()
+    manager = jobs.JobManager(keep_data=keep_data)
+    cfg = TrainConfig(iterations=2, test_tasks=5, val_tasks=5, checkpoints=0, eval_steps=(0, 1))
+    manager.submit("a", RunSpec("digits", (("channels", 2),), ("scratch",), cfg, (0,)), 1.0)
+    snap = wait_for(manager, "a", lambda s: not s.active, timeout=60)
+    assert snap.state == jobs.DONE
+    assert digit_family._digit_pools.cache_info().currsize == (1 if keep_data else 0)

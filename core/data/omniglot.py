@@ -8,7 +8,6 @@ cache's layout: docs/data.md.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.client
 import io
@@ -28,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from core.data import cached_data
 from core.settings import excerpt
 
 OMNIGLOT_BASE_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
@@ -77,7 +77,7 @@ def load_omniglot_archives(paths: Iterable[Path | str], image_size: int = 28) ->
     return _load_archives(tuple(Path(p).expanduser().resolve() for p in paths), image_size)
 
 
-@functools.lru_cache(maxsize=4)
+@cached_data(maxsize=4)
 def _load_archives(paths: tuple[Path, ...], image_size: int) -> OmniglotData:
     """Decode the merged drawings once per (paths, image_size)."""
     where = excerpt(", ".join(map(str, paths)) or "no paths")
@@ -210,7 +210,7 @@ _WANTED = ("it should hold images_background.zip and images_evaluation.zip from 
            f"{OMNIGLOT_BASE_URL} (or other Omniglot zips) or their extracted images_* folders")
 
 
-@functools.lru_cache(maxsize=4)
+@cached_data(maxsize=4)
 def _load_root(root: Path, image_size: int) -> OmniglotData:
     """The data in folder `root`, from its .npz in the user cache if made from the same sources."""
     sources = _sources(root)

@@ -1,19 +1,18 @@
 """scikit-learn's 8×8 handwritten digits as N-way K-shot tasks, classes split by digit."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from core.data import digits
+from core.data import cached_data, digits
 from core.families.base import DownloadProgress, register_family
 from core.families.images import BATCHING_HELP, ClassPool, ImageFamily, make_pools
 from core.settings import SettingError, excerpt, setting
 
 
-@functools.lru_cache(maxsize=4)
+@cached_data(maxsize=4)
 def _digit_pools(test: tuple[int, ...], rotations: bool, image_size: int) -> dict[str, ClassPool]:
     images = _resized(digits.load_digits(), image_size)
     split = digits.split_digits(test)

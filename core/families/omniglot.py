@@ -1,16 +1,15 @@
 """Omniglot characters (Lake et al. 2015) as N-way K-shot tasks, classes split by alphabet."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
-from core.data import omniglot
+from core.data import cached_data, omniglot
 from core.families.base import DownloadProgress, register_family
 from core.families.images import ClassPool, ImageFamily, make_pools
 from core.settings import SettingError, setting
 
 
-@functools.lru_cache(maxsize=4)
+@cached_data(maxsize=4)
 def _omniglot_pools(data: omniglot.OmniglotData, test: tuple[str, ...],
                     validation: tuple[str, ...], rotations: bool) -> dict[str, ClassPool]:
     try:
