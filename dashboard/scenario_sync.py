@@ -121,11 +121,10 @@ def scenario_from_url() -> None:
 
 
 def active_scenario(spec: RunSpec | None) -> Scenario | None:
-    """The scenario whose settings the current ones equal (any seeds), if any."""
+    """The scenario whose settings the current ones equal (any seeds, any data folder), if any."""
     if spec is None:
         return None
     for scenario in SCENARIOS:
-        other = scenario.spec(spec.seeds[0])
-        if other.as_dict() | {"seeds": None} == spec.as_dict() | {"seeds": None}:
+        if scenario.spec(spec.seeds[0]).same_numbers(spec, seeds=False):
             return scenario
     return None
