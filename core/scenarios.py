@@ -245,7 +245,7 @@ SCENARIOS: tuple[Scenario, ...] = (  # the first is the dashboard's default
     Scenario(  # its full budget is the gallery's run (core/gallery.py); data: see docs/data.md
         "omniglot-5way-1shot", "Omniglot 5-way 1-shot, small budget (images; needs the data)",
         "On alphabets never seen in training, one step on a single drawing per class takes MAML "
-        "well above pre-training and a random start, even at this small budget.",
+        "above pre-training and far above a random start, even at this small budget.",
         "omniglot", OMNIGLOT_INTERACTIVE, ("maml", "pretrain", "scratch"),
         train=OMNIGLOT_TRAIN, test_steps=5,
         claims=(Beats("accuracy", "maml", 1, "pretrain", 1),
