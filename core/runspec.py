@@ -9,6 +9,9 @@ from core.config import TrainConfig
 from core.families import TaskFamily, make_family
 from core.settings import SettingError, specs
 
+# Settings that say where data lives, not what the numbers are.
+LOCATION_SETTINGS = ("data_dir", "download")
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -42,9 +45,19 @@ class RunSpec:
             raise SettingError(f"not a valid run specification ({type(err).__name__})") from None
         return cls(data["family"], plain_settings(family), methods, config, seeds)
 
+    def same_numbers(self, other: "RunSpec", seeds: bool = True) -> bool:
+        """Whether `other` computes the same numbers: equal but for where the data lives (and
+        the seeds, unless `seeds`)."""
+        return _comparable(self.as_dict(), seeds) == _comparable(other.as_dict(), seeds)
+
     def key(self) -> str:
         """A stable text key of the settings."""
         return json.dumps(self.as_dict(), sort_keys=True)
+
+
+def _comparable(settings: dict[str, Any], seeds: bool) -> dict[str, Any]:
+    family = {k: v for k, v in settings["family_settings"].items() if k not in LOCATION_SETTINGS}
+    return {**settings, "family_settings": family, "seeds": settings["seeds"] if seeds else None}
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.config import TrainConfig
 from core.families import FAMILIES
-from core.runspec import RunSpec
+from core.runspec import LOCATION_SETTINGS, RunSpec
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods, run_spec, train_defaults
 from core.settings import specs
 from dashboard.i18n import LANG, fixed, t, t_or
@@ -59,6 +59,8 @@ def apply_spec(spec: RunSpec) -> None:
     defaults = {**widget_values(run_spec(spec.family, {}, default_methods(), {})),
                 "family": next(iter(FAMILIES))}  # what the widgets show when the URL is silent
     for key, value in widget_values(spec).items():
+        if key.rpartition(".")[2] in LOCATION_SETTINGS and key in st.session_state:
+            continue  # where the visitor's data lives is not part of the run: keep it
         # A widget drawn before is bound: setting its value updates the URL. One never drawn
         # (another family's settings) is not yet bound, and a value set now would not reach
         # the URL when it is first drawn, so the URL gets it directly (unless it is the default).
@@ -121,11 +123,10 @@ def scenario_from_url() -> None:
 
 
 def active_scenario(spec: RunSpec | None) -> Scenario | None:
-    """The scenario whose settings the current ones equal (any seeds), if any."""
+    """The scenario whose settings the current ones equal (any seeds, any data folder), if any."""
     if spec is None:
         return None
     for scenario in SCENARIOS:
-        other = scenario.spec(spec.seeds[0])
-        if other.as_dict() | {"seeds": None} == spec.as_dict() | {"seeds": None}:
+        if scenario.spec(spec.seeds[0]).same_numbers(spec, seeds=False):
             return scenario
     return None

@@ -152,6 +152,27 @@ def test_preset_fills_the_widgets():
     assert not any(preset.look_for in i.value for i in at.info)
 
 
+OMNIGLOT = next((d / "shared" / "data" / "omniglot" for d in ROOT.parents
+                 if (d / "shared" / "data" / "omniglot").is_dir()), None)
+
+
+@pytest.mark.skipif(OMNIGLOT is None, reason="no shared Omniglot folder beside the checkout")
+def test_the_omniglot_scenario_keeps_the_visitors_data_folder():
+    """Picking the scenario keeps the folder typed before; typing one after keeps the scenario."""
+    at = _app()
+    at.selectbox(key="family").set_value("omniglot").run()
+    at.text_input(key="omniglot.data_dir").set_value(str(OMNIGLOT)).run()
+    preset = SCENARIOS_BY_KEY["omniglot-5way-1shot"]
+    at.selectbox(key="scenario").set_value(preset.key).run()
+    assert not at.exception and not at.error
+    assert at.text_input(key="omniglot.data_dir").value == str(OMNIGLOT)
+    assert at.number_input(key="omniglot.image_size").value == 14
+    assert at.selectbox(key="scenario").value == preset.key
+    assert any(preset.look_for in i.value for i in at.info)
+    at.text_input(key="omniglot.data_dir").set_value(str(OMNIGLOT) + "/").run()
+    assert at.selectbox(key="scenario").value == preset.key
+
+
 def test_url_sets_the_settings():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["family"] = FAMILIES["trend"].title  # select boxes put their labels in URLs

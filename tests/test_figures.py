@@ -159,6 +159,16 @@ def test_training_figures(results):
     assert sentences[1].startswith("**MAML**: after 1 step the validation loss fell (better)")
 
 
+def test_meta_loss_on_a_log_axis_labels_powers_of_ten_only():
+    """Losses over several decades go on a log axis whose labels do not pile up (2…9 dropped)."""
+    history = pd.DataFrame({"method": "maml", "seed": 0, "iteration": range(1, 101),
+                            "meta_loss": [10 ** (-i / 25) for i in range(100)]})
+    fig = meta_loss_figure(history)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
+    flat = meta_loss_figure(history.assign(meta_loss=1.0))
+    assert flat.layout.yaxis.type == "linear" and flat.layout.yaxis.dtick is None
+
+
 def _trained(family, hidden=(8,)):
     learner = make_learner(family, hidden)
     phi = learner.model.init(generator(0, "init"))

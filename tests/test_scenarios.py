@@ -1,7 +1,9 @@
 """Every scenario's sentence is checked against the engine, seed by seed, before anyone reads it."""
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,9 +11,22 @@ import pytest
 from core.training import MethodResult, compare
 from dashboard.frames import results_frame
 from core.runspec import RunSpec
-from core.scenarios import SCENARIOS, Beats, Close, Near, Overfits
+from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Beats, Close, Near, Overfits
 
 SEEDS = (0, 1, 2)
+# The shared data folder beside the checkout (a worktree may sit one level deeper).
+OMNIGLOT = next((d / "shared" / "data" / "omniglot" for d in Path(__file__).resolve().parents
+                 if (d / "shared" / "data" / "omniglot").is_dir()), Path("shared/data/omniglot"))
+
+
+def _with_data(spec: RunSpec) -> RunSpec:
+    """An image scenario reads its data from the shared folder (skipped where it is missing)."""
+    if spec.family != "omniglot":
+        return spec
+    if not list(OMNIGLOT.glob("images_background_small*.zip")):
+        pytest.skip(f"shared Omniglot zips not found in {OMNIGLOT}")
+    settings = {**dict(spec.family_settings), "data_dir": str(OMNIGLOT), "download": False}
+    return dataclasses.replace(spec, family_settings=tuple(settings.items()))
 
 
 def _methods_in(claims) -> set[str]:
@@ -45,7 +60,7 @@ def runs() -> Runs:
 
 
 def test_presets_are_complete_and_valid():
-    assert len({p.key for p in SCENARIOS}) == len(SCENARIOS) == 6
+    assert len({p.key for p in SCENARIOS}) == len(SCENARIOS) == 7
     for preset in SCENARIOS:
         spec = preset.spec()
         spec.make_family()  # valid family settings
@@ -57,7 +72,7 @@ def test_presets_are_complete_and_valid():
 @pytest.mark.parametrize("preset", SCENARIOS, ids=[p.key for p in SCENARIOS])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_preset_sentence_holds(preset, seed, runs):
-    spec = preset.spec(seed)
+    spec = _with_data(preset.spec(seed))
     methods = sorted(_methods_in(preset.claims))
     results = [runs.get(spec, m, seed) for m in methods]
     assert not any(r.diverged for r in results)
@@ -83,3 +98,15 @@ def test_claims_can_fail():
     assert not Close("loss", "maml", "pretrain", 0, 0.5).holds(rows)
     assert Near("loss", "pretrain", 0, 2.0, 0.01).holds(rows)
     assert Overfits("maml", 1, 1.4).holds(rows) and not Overfits("maml", 1, 1.6).holds(rows)
+
+
+def test_a_data_folder_leaves_the_omniglot_scenario_in_force():
+    """Where the data lives changes no number: the page and the CLI still name the scenario."""
+    preset = SCENARIOS_BY_KEY["omniglot-5way-1shot"]
+    spec = preset.spec()
+    moved = dict(spec.family_settings) | {"data_dir": "/elsewhere", "download": False}
+    assert spec.same_numbers(dataclasses.replace(spec, family_settings=tuple(moved.items())))
+    fewer = dict(spec.family_settings) | {"channels": 8}
+    assert not spec.same_numbers(dataclasses.replace(spec, family_settings=tuple(fewer.items())))
+    assert not spec.same_numbers(dataclasses.replace(spec, seeds=(1,)))
+    assert spec.same_numbers(dataclasses.replace(spec, seeds=(1,)), seeds=False)

@@ -8,7 +8,8 @@ import torch
 
 from core.data import cached_data, digits
 from core.families.base import DownloadProgress, register_family
-from core.families.images import BATCHING_HELP, ClassPool, ImageFamily, make_pools
+from core.families.images import (BATCHING_HELP, CHANNELS_HELP, QUERY_HELP, ClassPool,
+                                  ImageFamily, make_pools)
 from core.settings import SettingError, excerpt, setting
 
 
@@ -42,8 +43,16 @@ class Digits(ImageFamily):
     title = "Handwritten digits 8×8 (N-way K-shot)"
     description = ("scikit-learn's 8×8 handwritten digits, no download: meta-train on some digits, "
                    "test on the others.")
-    suggested = {**ImageFamily.suggested, "iterations": 300}
+    # The interactive budget, chosen by benchmarks/interactive_budgets.py (docs/budgets.md):
+    # every method trained and scored in ≤ 20 CPU s, MAML after one step still well ahead.
+    suggested = {**ImageFamily.suggested, "iterations": 150, "meta_batch_size": 8,
+                 "meta_lr": 0.003, "test_tasks": 200, "val_tasks": 50, "checkpoints": 2,
+                 "reptile_inner_steps": 3}
 
+    # With the budget above: a narrow net and 5 query images per class (scoring 10 steps on
+    # every test task costs most; 8×8 images instead left MAML below pre-training).
+    query: int = setting(5, QUERY_HELP, 1, 173, kind="int")
+    channels: int = setting(8, CHANNELS_HELP, 1, 256, kind="int")
     # Small images: one grouped convolution is 2-3x faster than the loop (docs/speed.md).
     batching: str = setting("grouped", BATCHING_HELP, choices=("loop", "grouped"), kind="choice")
     image_size: int = setting(16, "side of the images in pixels: the 8×8 originals upsampled, so "

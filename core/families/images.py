@@ -20,6 +20,8 @@ from core.settings import SettingError, setting
 from core.tasks import TaskBatch
 
 ROTATIONS = 4  # 0°, 90°, 180°, 270°
+QUERY_HELP = "query images per class"
+CHANNELS_HELP = "channels of each conv block (the MLP's hidden is not used)"
 BATCHING_HELP = ("how the conv net runs many tasks: a per-task loop or one grouped convolution "
                  "(same results; the faster one depends on image size and device, see "
                  "benchmarks/conv_step.py)")
@@ -61,11 +63,10 @@ class ImageFamily(TaskFamily):
 
     ways: int = setting(5, "N: classes per task", 2, 50, kind="int")
     shots: int = setting(1, "K: support images per class", 1, 100, kind="int")
-    query: int = setting(15, "query images per class", 1, 173, kind="int")
+    query: int = setting(15, QUERY_HELP, 1, 173, kind="int")
     rotations: bool = setting(True, "meta-train also on each class rotated by 90°, 180° and 270° "
                                     "as new classes (test classes are never rotated)", kind="bool")
-    channels: int = setting(32, "channels of each conv block (the MLP's hidden is not used)",
-                            1, 256, kind="int")
+    channels: int = setting(32, CHANNELS_HELP, 1, 256, kind="int")
     batching: str = setting("loop", BATCHING_HELP, choices=("loop", "grouped"), kind="choice")
     norm: str = setting("transductive", "whose statistics normalise the conv blocks: each batch's "
                         "own (transductive, MAML: queries by the query set), the task's support "

@@ -110,7 +110,8 @@ def _base_layout(fig: go.Figure, title: str, two_d: bool) -> go.Figure:
     """Shared layout: title, legend below, and an equal aspect ratio for two parameters."""
     fig.update_layout(title=title, height=600 if two_d else 520,
                       margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+                      # below the axis title φ even on a 900 px window
+                      legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0))
     if two_d:  # equal units on both axes, without widening the requested ranges
         fig.update_yaxes(scaleanchor="x", scaleratio=1, title="φ₂")
         fig.update_xaxes(title="φ₁", constrain="domain")

@@ -111,11 +111,12 @@ def advantage_figure(before: pd.DataFrame, after: pd.DataFrame, axes: list[str],
              metric=metric_name(metric))
     limit = max(1e-9, float(pd.concat([before.lead, after.lead]).abs().max()))
     fig.update_layout(
-        title={"text": t("sweep.chart.lead", meta=label(meta), base=label(base), unit=unit),
-               "x": 0},
+        # the unit in a subtitle: one long line was cut off on a 900 px window
+        title={"text": t("sweep.chart.lead", meta=label(meta), base=label(base)), "x": 0,
+               "subtitle": {"text": t("sweep.chart.lead_unit", meta=label(meta), unit=unit)}},
         coloraxis={"colorscale": "RdBu", "cmid": 0, "cmin": -limit, "cmax": limit,
                    "colorbar": {"title": t("sweep.chart.lead_bar")}},
-        height=HEIGHT, margin=MARGIN)
+        height=HEIGHT + 30, margin={**MARGIN, "t": MARGIN["t"] + 45})
     return fig
 
 

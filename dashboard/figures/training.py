@@ -38,6 +38,8 @@ def meta_loss_figure(history: pd.DataFrame, window: int = 10) -> go.Figure:
                       yaxis_title=t("chart.training_loss.log" if log else "chart.training_loss"),
                       yaxis_type="log" if log else "linear",
                       legend={"orientation": "h", "y": -0.2, "x": 0})
+    if log:  # labels on powers of ten only: plotly's 2…9 labels pile up on a short chart
+        fig.update_yaxes(dtick=1)
     return fig
 
 

@@ -114,7 +114,7 @@ def main() -> None:
         st.error(refusal)
     if hosted():
         st.caption(t("runs.hosted"))
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left, right = st.columns([3, 2], vertical_alignment="bottom")  # the label fits at 900 px
     with left:
         _upload(store)
     if right.button(t("runs.gallery"), help=t("runs.gallery.help")):
