@@ -5,7 +5,8 @@ Each method is trained once per normalisation with the lab's `train_method`; its
 then scored three ways with the method's own test-time plan and the one `adapt`.
 Run: python benchmarks/norm_table.py --data-dir DIR [--family omniglot] [--shots 1]
      [--iterations 60] [--test-tasks 200] [--methods maml,pretrain]
-     [--norms transductive,support,group] [--json PATH]
+     [--norms transductive,support,group] [--alone-norms transductive,support,group]
+     [--set inner_steps=3 --set reptile_step_size=0.5 ...] [--json PATH]
 """
 from __future__ import annotations
 
@@ -40,28 +41,42 @@ def measure(args: argparse.Namespace, norm: str) -> list[dict]:
     family = make_family(args.family, **settings)
     cfg = TrainConfig(**{**FAMILIES[args.family].suggested, "iterations": args.iterations,
                          "test_tasks": args.test_tasks, "val_tasks": args.val_tasks,
-                         "checkpoints": 0, "eval_steps": (0, 1, 3), "seed": args.seed})
+                         "checkpoints": 0, "eval_steps": (0, 1, 3), "seed": args.seed,
+                         **_overrides(args.set)})
     learner = make_learner(family, cfg.hidden)
     test = family.sample(cfg.test_tasks, generator(cfg.seed, "test"), "test")
     val = family.sample(cfg.val_tasks, generator(cfg.seed, "validation"), "validation")
     rows = []
     for name in args.methods.split(","):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         results = [e for e in train_method(learner, name, cfg, test, val) if isinstance(e, MethodResult)]
         for result in results:
-            alone = score_plan(learner, result.plan, test, cfg.eval_steps, alone=True)
+            alone = (score_plan(learner, result.plan, test, cfg.eval_steps, alone=True)
+                     if norm in args.alone_norms.split(",") else None)
             auto_plan, factor = tune_test_lr(learner, result.plan, val, cfg.eval_steps)
-            auto = score_plan(learner, auto_plan, test, cfg.eval_steps)
+            auto = (result.scores if factor == 1.0  # the training α kept: same plan, same scores
+                    else score_plan(learner, auto_plan, test, cfg.eval_steps))
             for i, step in enumerate(cfg.eval_steps):
                 rows.append({"norm": norm, "method": result.method, "step": step,
                              "together": _cell(result.scores["accuracy"][i]),
-                             "alone": _cell(alone["accuracy"][i]),
+                             "alone": _cell(alone["accuracy"][i]) if alone else "not scored",
                              "auto": _cell(auto["accuracy"][i]),
                              "auto_lr": f"{cfg.inner_lr * factor:g}",
                              "train_seconds": round(result.seconds, 1),
                              "diverged": result.diverged or ""})
-        print(f"[{norm} {name}] {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        print(f"[{norm} {name}] {time.perf_counter() - start:.0f} s wall, "
+              f"{time.process_time() - cpu:.0f} CPU-s (training and scoring)", file=sys.stderr, flush=True)
     return rows
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """TrainConfig fields from KEY=VALUE strings, each parsed as its field's type."""
+    out = {}
+    for pair in pairs:
+        key, value = pair.split("=", 1)
+        kind = type(getattr(TrainConfig(), key))
+        out[key] = value.lower() in ("1", "true") if kind is bool else kind(value)
+    return out
 
 
 def main() -> None:
@@ -75,6 +90,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default="maml,pretrain")
     parser.add_argument("--norms", default=",".join(NORMS))
+    parser.add_argument("--alone-norms", default=",".join(NORMS),
+                        help="norms whose queries are also scored one image at a time")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a TrainConfig field over the family's suggested settings")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
