@@ -75,7 +75,12 @@ def _overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         key, value = pair.split("=", 1)
         kind = type(getattr(TrainConfig(), key))
-        out[key] = value.lower() in ("1", "true") if kind is bool else kind(value)
+        if kind is bool:
+            out[key] = value.lower() in ("1", "true")
+        elif kind is tuple:  # eval_steps, hidden: comma-separated integers
+            out[key] = tuple(int(v) for v in value.split(","))
+        else:
+            out[key] = kind(value)
     return out
 
 
