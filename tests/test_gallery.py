@@ -37,7 +37,7 @@ def test_every_scenario_is_in_the_gallery_at_full_budget():
     omniglot = by_key[gallery.OMNIGLOT_KEY].spec
     full, small = dict(omniglot.family_settings), dict(SCENARIOS_BY_KEY[gallery.OMNIGLOT_KEY].spec().family_settings)
     assert full["data_dir"] == "/data"
-    assert (omniglot.config.iterations, omniglot.config.inner_lr, omniglot.config.test_tasks) == (400, 0.4, 600)
+    assert (omniglot.config.iterations, omniglot.config.inner_lr, omniglot.config.test_tasks) == (400, 0.1, 600)
     # The interactive scenario is the same task with a smaller model, images and query set.
     assert (full["channels"], full["image_size"], full["query"]) == (32, 28, 15)
     assert {k for k in full if full[k] != small[k]} <= {"channels", "image_size", "query", "data_dir", "download"}
