@@ -4,6 +4,7 @@ A landscape is a Learner: `core.algorithms`' `adapt_path` takes its inner steps 
 registered methods' meta-gradients give its update directions, in float64. Losses are
 closed-form; optima come from a dense grid search refined by Newton's method.
 MAML: Finn, Abbeel & Levine, ICML 2017. Reptile: Nichol, Achiam & Schulman, arXiv:1803.02999.
+Meta-SGD (a learned α per parameter): Li, Zhou, Chen & Li, arXiv:1707.09835.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.autograd.functional import hessian, jacobian
 
-from core.algorithms import METHODS, adapt_path
+from core.algorithms import LR_PREFIX, METHODS, adapt_path
 from core.config import TrainConfig
 from core.models import Params
 from core.tasks import TaskBatch
@@ -22,6 +23,10 @@ from core.tasks import TaskBatch
 DTYPE = torch.float64
 SHAPES = ("well", "quadratic")
 COMPARED = ("pretrain", "fomaml", "maml", "reptile")  # registered methods drawn as directions
+# Meta-SGD's φ-direction at its start (α = inner_lr everywhere) is MAML's, so it is not drawn
+# among the directions; its meta-training moves α too, and its optimum has an α of its own.
+META_TRAINED = COMPARED + ("metasgd",)
+ALPHA = LR_PREFIX + "phi"  # Meta-SGD's α for φ, a step size per parameter
 OPTIMA = ("pretrain", "maml", "reptile")
 DOMAIN = (-4.0, 4.0)
 GRID_POINTS = {1: 2001, 2: 161}  # per axis: spacing 0.004 in 1-D, 0.05 in 2-D
@@ -126,22 +131,31 @@ def total_loss(landscape: Landscape, phi: Tensor) -> Tensor:
     return task_losses(landscape, phi).sum(-1)
 
 
-def adapted(landscape: Landscape, phi: Tensor, inner_lr: float, steps: int) -> Tensor:
+Alpha = float | Tensor
+"""The inner step size: one α, or one per parameter (Meta-SGD's: (dim,), or one per φ)."""
+
+
+def adapted(landscape: Landscape, phi: Tensor, inner_lr: Alpha, steps: int) -> Tensor:
     """Each task's inner iterates from φ by `adapt_path`: (..., dim) → (steps + 1, ..., tasks, dim).
 
-    The steps keep their graph when φ requires gradients (Newton's derivatives of the MAML
-    objective and of Reptile's update), and are cut from it otherwise.
+    The steps keep their graph when φ or a per-parameter α requires gradients (Newton's
+    derivatives of the MAML and Meta-SGD objectives and of Reptile's update), and are cut from
+    it otherwise.
     """
     n, flat = len(landscape.tasks), phi.reshape(-1, phi.shape[-1])
     params = {"phi": flat.repeat_interleave(n, 0)}  # (points * tasks, dim), task fastest
     batch = landscape.batch(len(flat))
-    mode = "second_order" if phi.requires_grad else "detached"
-    path = adapt_path(landscape, params, batch.support_x, batch.support_y, inner_lr, steps, mode)
+    per_parameter = isinstance(inner_lr, Tensor)
+    graph = phi.requires_grad or (per_parameter and inner_lr.requires_grad)
+    mode = "second_order" if graph else "detached"
+    lr = ({"phi": inner_lr.expand(phi.shape).reshape(-1, phi.shape[-1]).repeat_interleave(n, 0)}
+          if per_parameter else inner_lr)
+    path = adapt_path(landscape, params, batch.support_x, batch.support_y, lr, steps, mode)
     path = torch.stack([p["phi"] for p in path]).reshape(steps + 1, *phi.shape[:-1], n, -1)
-    return path if phi.requires_grad else path.detach()
+    return path if graph else path.detach()
 
 
-def loss_after(landscape: Landscape, phi: Tensor, inner_lr: float, steps: int) -> Tensor:
+def loss_after(landscape: Landscape, phi: Tensor, inner_lr: Alpha, steps: int) -> Tensor:
     """Σ_n l_n(θ_n) after `steps` inner steps from φ, MAML's objective: (..., dim) → (...)."""
     return per_task_loss(landscape, adapted(landscape, phi, inner_lr, steps)[-1]).sum(-1)
 
@@ -156,11 +170,21 @@ def reptile_update(landscape: Landscape, phi: Tensor, cfg: TrainConfig) -> Tenso
     return (theta - phi.unsqueeze(-2)).mean(-2)
 
 
+def initial_state(method: str, landscape: Landscape, phi, cfg: TrainConfig) -> Params:
+    """What a registered method meta-trains from φ: {"phi"}, and Meta-SGD's α at inner_lr."""
+    return METHODS[method].start(landscape, {"phi": as_tensor(phi)}, cfg)
+
+
+def meta_update(method: str, landscape: Landscape, state: Params, cfg: TrainConfig) -> Params:
+    """Minus a registered method's meta-gradient at `state`, for every parameter it trains."""
+    start = {k: v.detach().requires_grad_(True) for k, v in state.items()}
+    grads, _ = METHODS[method].meta_gradient(landscape, start, landscape.batch(), cfg)
+    return {k: -g.detach() for k, g in grads.items()}
+
+
 def direction(method: str, landscape: Landscape, phi: Tensor, cfg: TrainConfig) -> Tensor:
     """A registered method's update direction from φ: minus its meta-gradient, (dim,)."""
-    start = {"phi": as_tensor(phi).detach().requires_grad_(True)}
-    grads, _ = METHODS[method].meta_gradient(landscape, start, landscape.batch(), cfg)
-    return -grads["phi"].detach()
+    return meta_update(method, landscape, initial_state(method, landscape, phi, cfg), cfg)["phi"]
 
 
 def directions(landscape: Landscape, phi: Tensor, cfg: TrainConfig) -> dict[str, Tensor]:
@@ -284,29 +308,64 @@ def optima(landscape: Landscape, cfg: TrainConfig) -> dict[str, Tensor]:
     return best | {"reptile": reptile_fixed_point(landscape, cfg)}
 
 
-def meta_train_path(method: str, landscape: Landscape, start, cfg: TrainConfig) -> Tensor:
-    """φ over `cfg.iterations` plain steps φ ← φ + step · direction: (iterations + 1, dim).
+def meta_train_path(method: str, landscape: Landscape, start, cfg: TrainConfig) -> Params:
+    """Every trained parameter over `cfg.iterations` plain steps x ← x + step · update:
+    {"phi": (iterations + 1, dim)}, and Meta-SGD's α under ALPHA.
 
     The step is ε (`reptile_step_size`) for Reptile, whose update is a move toward θ, and
     β (`meta_lr`) for the gradient methods; no Adam and no annealing, so the path is the
     direction field's.
     """
     step = cfg.reptile_step_size if METHODS[method].optimizer == "sgd" else cfg.meta_lr
-    path = [as_tensor(start)]
+    path = [initial_state(method, landscape, start, cfg)]
     for _ in range(cfg.iterations):
-        path.append(path[-1] + step * direction(method, landscape, path[-1], cfg))
-    return torch.stack(path)
+        update = meta_update(method, landscape, path[-1], cfg)
+        path.append({k: v + step * update[k] for k, v in path[-1].items()})
+    return {k: torch.stack([state[k] for state in path]) for k in path[0]}
+
+
+def metasgd_optimum(landscape: Landscape, cfg: TrainConfig,
+                    candidates: int = 6) -> tuple[Tensor, Tensor]:
+    """Meta-SGD's optimum: the φ and the α per parameter that minimise Σ_n l_n(θ_n) after
+    `inner_steps` steps θ ← θ − α ⊙ ∇l_n(θ), with φ and α searched together.
+
+    The objective has several local minima (from a task's centre, α = 1/h solves that task
+    in one step wherever the others are), so a coarse grid over φ and α (inner_lr × 2^-4 …
+    2^6 per parameter) picks the starts and Newton's method over (φ, α) refines the lowest.
+    Returns (φ, α), each (dim,).
+    """
+    dim = landscape.dim
+
+    def f(z: Tensor) -> Tensor:
+        return loss_after(landscape, z[..., :dim], z[..., dim:], cfg.inner_steps)
+
+    points = grid(landscape, 201 if dim == 1 else 21)
+    scales = cfg.inner_lr * 2.0 ** torch.arange(-4, 7, dtype=DTYPE)
+    alphas = torch.cartesian_prod(*[scales] * dim).reshape(-1, dim)
+    pairs = torch.cat([points.repeat_interleave(len(alphas), 0), alphas.repeat(len(points), 1)], -1)
+    starts = pairs[f(pairs).nan_to_num(nan=torch.inf).argsort()[:candidates]]
+    best = min((_minimise(f, z) for z in starts), key=lambda z: f(z).item())
+    return best[:dim], best[dim:]
 
 
 def summary_table(landscape: Landscape, points: dict[str, Tensor], inner_lr: float,
-                  test_steps: int) -> list[dict]:
-    """Total loss at each point before adaptation, after 1 step and after `test_steps` steps."""
-    phis = torch.stack(list(points.values()))
-    before = total_loss(landscape, phis)
-    after_1, after_k = (loss_after(landscape, phis, inner_lr, k) for k in (1, test_steps))
-    return [{"method": m, "phi": tuple(p.tolist()), "before": b.item(), "after_1": a1.item(),
-             "after_k": ak.item()}
-            for m, p, b, a1, ak in zip(points, phis, before, after_1, after_k)]
+                  test_steps: int, alphas: dict[str, Tensor] | None = None) -> list[dict]:
+    """Total loss at each point before adaptation, after 1 step and after `test_steps` steps,
+    each point adapting with its own α where `alphas` gives one (Meta-SGD) and inner_lr else."""
+    alphas = alphas or {}
+    rows = []
+    for m, p in points.items():
+        lr = alphas.get(m, inner_lr)
+        after_1, after_k = (loss_after(landscape, p, lr, k).item() for k in (1, test_steps))
+        rows.append({"method": m, "phi": tuple(p.tolist()), "alpha": _alpha_tuple(lr, p),
+                     "before": total_loss(landscape, p).item(), "after_1": after_1,
+                     "after_k": after_k})
+    return rows
+
+
+def _alpha_tuple(lr: Alpha, phi: Tensor) -> tuple[float, ...]:
+    """α per parameter as a tuple (one α repeated for every parameter)."""
+    return tuple(lr.tolist()) if isinstance(lr, Tensor) else (float(lr),) * len(phi)
 
 
 def on_edge(phi: Tensor, landscape: Landscape) -> bool:

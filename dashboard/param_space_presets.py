@@ -32,11 +32,16 @@ class LandscapePreset:
                            reptile_inner_steps=self.reptile_inner_steps)
 
 
+def format_point(values) -> str:
+    """'0.42' or '(0.42, −1.10)': a point or a per-parameter α."""
+    values = values.tolist() if isinstance(values, Tensor) else values
+    values = [f"{v:.2f}".replace("-", "−") for v in values]
+    return values[0] if len(values) == 1 else f"({', '.join(values)})"
+
+
 def format_phi(phi) -> str:
     """'φ = 0.42' or 'φ = (0.42, −1.10)'."""
-    values = phi.tolist() if isinstance(phi, Tensor) else phi
-    values = [f"{v:.2f}".replace("-", "−") for v in values]
-    return "φ = " + (values[0] if len(values) == 1 else f"({', '.join(values)})")
+    return "φ = " + format_point(phi)
 
 
 def preset_key(name: str) -> str:
@@ -79,6 +84,26 @@ def describe(points: dict[str, Tensor], landscape: Landscape, inner_lr: float,
         second = t(f"ps.describe.closer_{closer}", phi=format_phi(rep),
                    near=f"{min(d_pre, d_maml):.2f}", far=f"{max(d_pre, d_maml):.2f}")
     return t("ps.describe.join", first=first, second=second)
+
+
+def describe_metasgd(metasgd: tuple[Tensor, Tensor], maml: Tensor, landscape: Landscape,
+                     inner_lr: float, inner_steps: int) -> str:
+    """What Meta-SGD's learned α buys, from the numbers: its loss after the objective's inner
+    steps against MAML's optimum with one α, and in 2-D how far apart its two step sizes are."""
+    phi, alpha = metasgd
+    losses = [f"{loss_after(landscape, p, lr, inner_steps).item():.3f}"
+              for p, lr in ((phi, alpha), (maml, inner_lr))]
+    steps = t("ps.inner.many" if inner_steps > 1 else "ps.inner.one", n=inner_steps)
+    text = t("ps.metasgd.describe", alpha=format_point(alpha), phi=format_phi(phi), steps=steps,
+             loss=losses[0], maml_loss=losses[1], lr=f"{inner_lr:.3g}")
+    if float(losses[0]) == 0:
+        text = t("ps.describe.join", first=text, second=t("ps.metasgd.exact"))
+    low, high = sorted(alpha.abs().tolist()) if len(alpha) == 2 else (1, 1)
+    if high > 2 * low:
+        text = t("ps.describe.join", first=text, second=t(
+            "ps.metasgd.ratio", ratio=f"{high / low:.3g}" if low > 0 else "∞",
+            axis="φ₂" if alpha[1].abs() > alpha[0].abs() else "φ₁"))
+    return text
 
 
 def settings_warnings(landscape: Landscape, inner_lr: float) -> list[tuple[str, str]]:
@@ -141,4 +166,12 @@ LANDSCAPES: dict[str, LandscapePreset] = {
         "between the two deepest wells (tasks 2 and 4), which one step reaches from there; "
         "Reptile, with five steps, sits near the centre, from which five steps reach all four.",
         inner_lr=1.0),
+    "Steep across, flat along: a step size per parameter (2-D)": LandscapePreset(
+        _quadratics(((-1.5, -2.0), (4.0, 0.25)), ((0.0, 2.0), (5.0, 0.2)),
+                    ((1.5, 0.0), (3.0, 0.3))),
+        "Every task is steep along φ₁ (h = 3 to 5) and flat along φ₂ (h = 0.2 to 0.3). One α "
+        "must suit the steep direction, so a step barely moves along the flat one and MAML "
+        "still has a large loss after it. Meta-SGD learns a step size per parameter, about 1/h "
+        "along each axis (16 times larger along φ₂), and one step nearly solves every task.",
+        inner_lr=0.18),
 }

@@ -7,7 +7,7 @@ import torch
 import core.param_space as ps
 from core.algorithms import METHODS
 from core.config import TrainConfig
-from dashboard.param_space_presets import LANDSCAPES, describe, settings_warnings
+from dashboard.param_space_presets import LANDSCAPES, describe, describe_metasgd, settings_warnings
 
 torch.set_num_threads(1)
 
@@ -147,7 +147,7 @@ def test_optima_are_stationary_and_reptile_update_vanishes():
 def test_meta_training_walks_to_the_optimum(method, target):
     land = quadratics((-1.0, 2.0), (4.0, 1.0))
     cfg = config(0.2, 1, 5, meta_lr=0.5, reptile_step_size=0.5, iterations=100)
-    path = ps.meta_train_path(method, land, [3.0], cfg)
+    path = ps.meta_train_path(method, land, [3.0], cfg)["phi"]
     assert path.shape == (101, 1)
     if target:
         assert path[-1].item() == pytest.approx(ps.optima(land, cfg)[target].item(), abs=1e-6)
@@ -155,15 +155,84 @@ def test_meta_training_walks_to_the_optimum(method, target):
         assert ps.direction("fomaml", land, path[-1], cfg).abs().item() < 1e-8
 
 
+STEEP_FLAT = ps.Landscape(tuple(ps.TaskLoss(c, h, "quadratic") for c, h in (
+    ((-1.5, -2.0), (4.0, 0.25)), ((0.0, 2.0), (5.0, 0.2)), ((1.5, 0.0), (3.0, 0.3)))))
+
+
+def test_metasgd_optimum_is_where_the_registered_meta_sgd_stops():
+    """Newton's (φ, α) is a zero of the registered Meta-SGD's meta-gradient, in φ and in α,
+    and no worse than MAML's optimum with the shared α (Meta-SGD starts there)."""
+    for land, lr in ((STEEP_FLAT, 0.18), (WELLS_2D, 0.3), (quadratics((-1.0, 2.0, 0.5),
+                                                                      (8.0, 1.0, 3.0)), 0.1)):
+        cfg = config(lr)
+        opt = ps.optima(land, cfg)
+        phi, alpha = ps.metasgd_optimum(land, cfg)
+        update = ps.meta_update("metasgd", land, {"phi": phi, ps.ALPHA: alpha}, cfg)
+        assert update["phi"].norm() < 1e-8 and update[ps.ALPHA].norm() < 1e-8
+        learned = ps.loss_after(land, phi, alpha, 1)
+        assert learned <= ps.loss_after(land, opt["maml"], lr, 1) + 1e-12
+
+
+def test_metasgd_optimum_on_quadratics_is_the_weighted_mean_for_its_alpha():
+    """For quadratics each axis is separate: given α_i, φ_i is the mean of the centres
+    weighted by h(1 − α_i h)², MAML's weights with that axis's own α."""
+    cfg = config(0.18)
+    opt = ps.optima(STEEP_FLAT, cfg)
+    phi, alpha = ps.metasgd_optimum(STEEP_FLAT, cfg)
+    for axis in range(2):
+        c = [t.centre[axis] for t in STEEP_FLAT.tasks]
+        h = [t.curvature[axis] for t in STEEP_FLAT.tasks]
+        a = alpha[axis].item()
+        expected = weighted_mean(c, [hi * (1 - a * hi) ** 2 for hi in h])
+        assert phi[axis].item() == pytest.approx(expected, abs=1e-8)
+
+
+def test_meta_sgd_meta_training_moves_alpha_by_its_meta_gradient():
+    cfg = config(0.18, meta_lr=0.01, iterations=3)
+    path = ps.meta_train_path("metasgd", STEEP_FLAT, [0.5, 0.5], cfg)
+    assert path["phi"].shape == path[ps.ALPHA].shape == (4, 2)
+    torch.testing.assert_close(path[ps.ALPHA][0], torch.full((2,), 0.18, dtype=ps.DTYPE))
+
+    def objective(z):  # Meta-SGD's objective over (φ, α), averaged over the tasks
+        return ps.loss_after(STEEP_FLAT, z[:2], z[2:], 1) / len(STEEP_FLAT.tasks)
+
+    start = torch.cat([path["phi"][0], path[ps.ALPHA][0]])
+    expected = start - 0.01 * fd_grad(objective, start)
+    torch.testing.assert_close(torch.cat([path["phi"][1], path[ps.ALPHA][1]]), expected,
+                               atol=1e-7, rtol=0)
+    # at the start α = inner_lr, so Meta-SGD's φ-update is MAML's
+    torch.testing.assert_close(ps.direction("metasgd", STEEP_FLAT, ps.as_tensor([0.5, 0.5]), cfg),
+                               ps.direction("maml", STEEP_FLAT, ps.as_tensor([0.5, 0.5]), cfg))
+
+
+def test_describe_metasgd_reports_its_alpha_and_the_ratio():
+    cfg = config(0.18)
+    opt = ps.optima(STEEP_FLAT, cfg)
+    learned = ps.metasgd_optimum(STEEP_FLAT, cfg)
+    text = describe_metasgd(learned, opt["maml"], STEEP_FLAT, 0.18, 1)
+    assert "α = (0.25, 4.00)" in text and "φ = (0.56, 0.80)" in text
+    assert "along φ₂ is 16 times" in text
+    maml_loss = ps.loss_after(STEEP_FLAT, opt["maml"], 0.18, 1).item()
+    assert f"{maml_loss:.3f}" in text
+    one_d = quadratics((-1.0, 2.0), (4.0, 1.0))
+    opt = ps.optima(one_d, cfg)
+    assert "times" not in describe_metasgd(ps.metasgd_optimum(one_d, cfg),
+                                           opt["maml"], one_d, 0.18, 1)
+
+
 @cache
 def preset_optima(name):
-    """Optima of a preset at its own settings (computed once per test session)."""
-    return ps.optima(LANDSCAPES[name].landscape, LANDSCAPES[name].config())
+    """Optima of a preset at its own settings, and Meta-SGD's under "metasgd" with its α
+    (computed once per test session)."""
+    land, cfg = LANDSCAPES[name].landscape, LANDSCAPES[name].config()
+    opt = ps.optima(land, cfg)
+    phi, alpha = ps.metasgd_optimum(land, cfg)
+    return opt | {"metasgd": phi}, alpha
 
 
 def test_summary_table_current_versus_potential():
     preset = LANDSCAPES["Two tasks, one sharp and one wide minimum"]
-    opt = preset_optima("Two tasks, one sharp and one wide minimum")
+    opt = ps.optima(preset.landscape, preset.config())
     rows = {r["method"]: r for r in ps.summary_table(preset.landscape, opt, preset.inner_lr, 5)}
     assert min(rows, key=lambda m: rows[m]["before"]) == "pretrain"
     assert min(rows, key=lambda m: rows[m]["after_1"]) == "maml"
@@ -232,6 +301,12 @@ PRESET_CLAIMS = {
     "Four wells, three answers (2-D)": lambda o, r: (
         _near(o["pretrain"], (1.5, 1.5), 0.2) and _near(o["maml"], (0.0, 1.5), 0.2)
         and _near(o["reptile"], (0.0, 0.0), 0.2) and r["reptile"]["after_k"] < 0.05),
+    "Steep across, flat along: a step size per parameter (2-D)": lambda o, r: (
+        1 / 5 <= r["metasgd"]["alpha"][0] <= 1 / 3 and 1 / 0.3 <= r["metasgd"]["alpha"][1] <= 1 / 0.2
+        and r["metasgd"]["alpha"][1] / r["metasgd"]["alpha"][0] == pytest.approx(16, abs=0.5)
+        and "16 times" in LANDSCAPES["Steep across, flat along: a step size per parameter (2-D)"]
+        .explanation
+        and r["metasgd"]["after_1"] < 0.1 * r["maml"]["after_1"] and r["maml"]["after_1"] > 1),
 }
 
 
@@ -243,8 +318,8 @@ def test_every_preset_has_a_checked_claim():
 
 @pytest.mark.parametrize("name", list(LANDSCAPES))
 def test_preset_explanation_is_true(name):
-    p, opt = LANDSCAPES[name], preset_optima(name)
-    rows = {r["method"]: r
-            for r in ps.summary_table(p.landscape, opt, p.inner_lr, p.reptile_inner_steps)}
+    p, (opt, alpha) = LANDSCAPES[name], preset_optima(name)
+    rows = {r["method"]: r for r in ps.summary_table(p.landscape, opt, p.inner_lr,
+                                                     p.reptile_inner_steps, {"metasgd": alpha})}
     assert PRESET_CLAIMS[name](opt, rows)
     assert settings_warnings(p.landscape, p.inner_lr) == []

@@ -57,7 +57,14 @@ def test_each_preset_renders_its_figures(page, name):
     assert "MAML" in page.markdown[1].value  # the generated sentences
     table = page.dataframe[0].value
     assert list(table["point"]) == ["Pre-training optimum", "MAML optimum", "Reptile optimum",
-                                    "your φ"]
+                                    "Meta-SGD (learned α) optimum", "your φ"]
+    shared = f"{preset.inner_lr:.2f}"
+    assert set(table["α"].drop(index=3)) == {shared if preset.landscape.dim == 1
+                                             else f"({shared}, {shared})"}
+    learned = table["α"][3]  # Meta-SGD's own α, also in its figure's title and its sentence
+    assert learned in specs["ps_steps_metasgd"]["layout"]["title"]["text"]
+    assert any(f"Meta-SGD learns α = {learned}" in m.value for m in page.markdown)
+    assert "MAML optimum" in trace_names(specs["ps_steps_maml"])
 
 
 def test_animation_has_frames_and_a_play_button():
@@ -67,6 +74,18 @@ def test_animation_has_frames_and_a_play_button():
     spec = chart_specs(at)["ps_meta"]
     assert len(spec["frames"]) > 5
     assert spec["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"
+
+
+def test_a_method_whose_meta_training_blows_up_is_named_and_the_others_still_move():
+    at = run_page(landscape="Steep across, flat along: a step size per parameter (2-D)",
+                  animate="true", meta_lr="0.3", iterations="40")
+    assert not at.exception
+    assert any("blows up with these step sizes for Meta-SGD" in w.value for w in at.warning)
+    names = trace_names(chart_specs(at)["ps_meta"])
+    assert {"Pre-training", "MAML", "Reptile"} <= names and "Meta-SGD (learned α)" not in names
+    calm = run_page(landscape="Two wells far apart", animate="true", iterations="20")
+    assert "Meta-SGD (learned α)" in trace_names(chart_specs(calm)["ps_meta"])
+    assert any("Meta-SGD's α after 20 meta-iterations" in c.value for c in calm.caption)
 
 
 def test_a_link_reproduces_the_view_and_changes_are_flagged():

@@ -18,10 +18,11 @@ SUM_COLOR = "#8C8C8C"
 PHI_COLOR = "#E7298A"
 # Open shapes of different sizes, largest first: optima that coincide nest, and optima that are
 # merely close overlap as outlines instead of hiding each other.
-OPTIMUM_MARKERS = {"reptile": ("diamond", 20), "maml": ("star", 17), "pretrain": ("circle", 12)}
+OPTIMUM_MARKERS = {"reptile": ("diamond", 20), "maml": ("star", 17), "pretrain": ("circle", 12),
+                   "metasgd": ("square", 8)}
 # In 1-D each optimum's name sits on its dotted line, one height per method (fraction of the
 # plot's height), so that names of close optima stand one above the other.
-OPTIMUM_LABEL_HEIGHTS = {"pretrain": 0.97, "maml": 0.9, "reptile": 0.83}
+OPTIMUM_LABEL_HEIGHTS = {"pretrain": 0.97, "maml": 0.9, "reptile": 0.83, "metasgd": 0.76}
 SUM_NAME = "Sum over tasks"  # the curves' ids in the frames; shown through shown_name()
 AXES = ("x", "y")
 
@@ -177,11 +178,15 @@ def _phi_trace(phi: tuple, y: float) -> go.Scatter:
 
 
 def landscape_figure(curves: pd.DataFrame, optima: pd.DataFrame, paths: pd.DataFrame,
-                     phi: tuple, centres: pd.DataFrame | None = None) -> go.Figure:
-    """The tasks' losses, their sum, the three optima and each task's adaptation from φ."""
+                     phi: tuple | None, centres: pd.DataFrame | None = None,
+                     title: str | None = None) -> go.Figure:
+    """The tasks' losses, their sum, the optima and each task's adaptation from a point: your
+    φ (marked), or with `phi` None an optimum's (the paths' first points)."""
     if _is_2d(curves):
-        return _landscape_2d(curves, optima, paths, phi, centres)
-    return _landscape_1d(curves, optima, paths, phi)
+        fig = _landscape_2d(curves, optima, paths, phi, centres)
+    else:
+        fig = _landscape_1d(curves, optima, paths, phi)
+    return fig.update_layout(title=title) if title else fig
 
 
 def _landscape_1d(curves, optima, paths, phi) -> go.Figure:
@@ -203,11 +208,12 @@ def _landscape_1d(curves, optima, paths, phi) -> go.Figure:
     traces, arrows = _adaptation_parts(paths, False)
     for trace in traces:
         fig.add_trace(trace)
-    fig.add_trace(go.Scatter(x=[phi[0], phi[0]], y=[0, top], mode="lines", name=t("ps.phi"),
-                             line=dict(color=PHI_COLOR, width=2, dash="dashdot"),
-                             hoverinfo="skip"))
-    xs = np.sort(curves["x"].unique())[::4]
-    fig.add_trace(_click_grid(xs, np.linspace(0, top, 16), t("ps.hover.click_1d")))
+    if phi is not None:  # only the figure of your φ marks it and moves it on a click
+        fig.add_trace(go.Scatter(x=[phi[0], phi[0]], y=[0, top], mode="lines", name=t("ps.phi"),
+                                 line=dict(color=PHI_COLOR, width=2, dash="dashdot"),
+                                 hoverinfo="skip"))
+        xs = np.sort(curves["x"].unique())[::4]
+        fig.add_trace(_click_grid(xs, np.linspace(0, top, 16), t("ps.hover.click_1d")))
     fig.update_layout(annotations=arrows)
     fig.update_yaxes(range=[0, top])
     return _base_layout(fig, t("ps.title.landscape_1d"), False)
@@ -252,8 +258,9 @@ def _click_grid(xs: np.ndarray, ys: np.ndarray, hover: str) -> go.Scatter:
 def _landscape_2d(curves, optima, paths, phi, centres) -> go.Figure:
     """2-D: contours, task minima, the optima, and each task's inner-step arrows from φ."""
     fig = go.Figure(_contours(curves, with_tasks=True))
-    xs = np.sort(curves["x"].unique())[::2]  # contours cannot be clicked, these points can
-    fig.add_trace(_click_grid(xs, xs, t("ps.hover.click_2d")))
+    if phi is not None:  # contours cannot be clicked, these points can
+        xs = np.sort(curves["x"].unique())[::2]
+        fig.add_trace(_click_grid(xs, xs, t("ps.hover.click_2d")))
     if centres is not None:
         for row in centres.itertuples():
             fig.add_trace(go.Scatter(x=[row.x], y=[row.y], mode="markers",
@@ -266,7 +273,8 @@ def _landscape_2d(curves, optima, paths, phi, centres) -> go.Figure:
         fig.add_trace(trace)
     for trace in _optima_traces(optima, True, None):  # above the inner steps' markers
         fig.add_trace(trace)
-    fig.add_trace(_phi_trace(phi, phi[1]))
+    if phi is not None:
+        fig.add_trace(_phi_trace(phi, phi[1]))
     fig.update_layout(annotations=arrows)
     lo, hi = float(curves["x"].min()), float(curves["x"].max())
     fig.update_xaxes(range=[lo, hi])

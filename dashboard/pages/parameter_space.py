@@ -10,8 +10,9 @@ import torch
 import core.param_space as ps
 from core.config import TrainConfig
 from dashboard.figures import param_space as figs
-from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe, explanation,
-                                           format_phi, preset_name, settings_warnings)
+from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe,
+                                           describe_metasgd, explanation, format_point,
+                                           preset_name, settings_warnings)
 from dashboard.widgets import BIND
 from dashboard.i18n import fixed, t
 from dashboard.theme import label
@@ -159,19 +160,32 @@ def cached_optima(land: ps.Landscape, cfg: TrainConfig) -> dict[str, list[float]
     return {m: p.tolist() for m, p in ps.optima(land, cfg).items()}
 
 
+@st.cache_data(max_entries=64, show_spinner=t("ps.finding"))
+def cached_metasgd(land: ps.Landscape, cfg: TrainConfig) -> tuple[list[float], list[float]]:
+    """Meta-SGD's optimum φ and its learned α per parameter, cached per setting."""
+    phi, alpha = ps.metasgd_optimum(land, cfg)
+    return phi.tolist(), alpha.tolist()
+
+
 @st.cache_data(max_entries=16, show_spinner=t("ps.meta_training"))
-def cached_meta_paths(land: ps.Landscape, start: tuple, cfg: TrainConfig) -> dict[str, list]:
-    """φ over meta-iterations for every compared method, from `start`."""
-    return {m: ps.meta_train_path(m, land, start, cfg).tolist() for m in ps.COMPARED}
+def cached_meta_paths(land: ps.Landscape, start: tuple,
+                      cfg: TrainConfig) -> tuple[dict[str, list], list[float]]:
+    """φ over meta-iterations for every meta-trained method from `start`, and Meta-SGD's α at
+    the end."""
+    paths = {m: ps.meta_train_path(m, land, start, cfg) for m in ps.META_TRAINED}
+    return {m: p["phi"].tolist() for m, p in paths.items()}, paths["metasgd"][ps.ALPHA][-1].tolist()
 
 
-def table(points: dict, land: ps.Landscape, inner_lr: float, k: int) -> pd.DataFrame:
-    """The 'current vs potential' numbers for each optimum and for your φ."""
-    names = {m: t("ps.optimum", method=label(m)) for m in ps.OPTIMA} | {"phi": t("ps.phi")}
-    rows = ps.summary_table(land, points, inner_lr, k)
+def table(points: dict, land: ps.Landscape, inner_lr: float, k: int,
+          alphas: dict) -> pd.DataFrame:
+    """The 'current vs potential' numbers for each optimum and for your φ, each adapting with
+    its α (Meta-SGD's learned one, yours for the others)."""
+    names = {m: t("ps.optimum", method=label(m)) for m in points} | {"phi": t("ps.phi")}
+    rows = ps.summary_table(land, points, inner_lr, k, alphas)
     return pd.DataFrame({
         t("ps.column.point"): [names[r["method"]] for r in rows],
-        "φ": [format_phi(r["phi"])[4:] for r in rows],
+        "φ": [format_point(r["phi"]) for r in rows],
+        "α": [format_point(r["alpha"]) for r in rows],
         t("ps.column.before"): [r["before"] for r in rows],
         t("ps.column.after_1"): [r["after_1"] for r in rows],
         t("ps.column.after_k", k=k): [r["after_k"] for r in rows],
@@ -198,6 +212,12 @@ def optima_frame(land: ps.Landscape, drawn: dict) -> pd.DataFrame:
     return figs.points_frame(drawn, {m: ps.total_loss(land, p) for m, p in drawn.items()})
 
 
+def centres_frame(land: ps.Landscape) -> pd.DataFrame:
+    """Each task's minimum (its centre), marked on the 2-D pictures."""
+    return pd.DataFrame([{"task": i, "x": task.centre[0], "y": task.centre[-1]}
+                         for i, task in enumerate(land.tasks)])
+
+
 def landscape_chart(land: ps.Landscape, drawn: dict, phi: torch.Tensor, inner_lr: float,
                     test_steps: int) -> pd.DataFrame:
     """The main picture: losses, optima and adaptation from φ, with click-to-move-φ."""
@@ -205,12 +225,29 @@ def landscape_chart(land: ps.Landscape, drawn: dict, phi: torch.Tensor, inner_lr
     curves = figs.curves_frame(grid, ps.task_losses(land, grid))
     path = ps.adapted(land, phi, inner_lr, test_steps)
     paths = figs.adaptation_frame(path, ps.per_task_loss(land, path))
-    centres = pd.DataFrame([{"task": i, "x": t.centre[0], "y": t.centre[-1]}
-                            for i, t in enumerate(land.tasks)])
     fig = figs.landscape_figure(curves, optima_frame(land, drawn), paths, tuple(phi.tolist()),
-                                centres)
+                                centres_frame(land))
     st.plotly_chart(fig, key="ps_chart", on_select=on_click, selection_mode="points")
     return curves
+
+
+def metasgd_section(land: ps.Landscape, cfg: TrainConfig, drawn: dict,
+                    metasgd: tuple[torch.Tensor, torch.Tensor], curves: pd.DataFrame) -> None:
+    """MAML's inner steps with one α beside Meta-SGD's with its learned α per parameter, each
+    from its own optimum."""
+    st.subheader(t("ps.metasgd"))
+    st.markdown(describe_metasgd(metasgd, drawn["maml"], land, cfg.inner_lr, cfg.inner_steps))
+    points = {m: drawn[m] for m in ("maml", "metasgd")}
+    starts = {"maml": (drawn["maml"], cfg.inner_lr), "metasgd": metasgd}
+    titles = {"maml": t("ps.title.steps_maml", lr=f"{cfg.inner_lr:.3g}"),
+              "metasgd": t("ps.title.steps_metasgd", alpha=format_point(metasgd[1]))}
+    for column, (m, (phi, lr)) in zip(st.columns(2), starts.items()):
+        path = ps.adapted(land, phi, lr, cfg.inner_steps)
+        paths = figs.adaptation_frame(path, ps.per_task_loss(land, path))
+        fig = figs.landscape_figure(curves, optima_frame(land, points), paths, None,
+                                    centres_frame(land), title=titles[m])
+        column.plotly_chart(fig, key=f"ps_steps_{m}")
+    st.caption(t("ps.metasgd.caption"))
 
 
 def directions_chart(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig,
@@ -235,18 +272,24 @@ def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, curves: p
     with cols[2]:
         iterations = slider(t("ps.iterations"), "iterations", 80, step=10)
     cfg = cfg.replace(meta_lr=meta_lr, reptile_step_size=epsilon, iterations=iterations)
-    paths = cached_meta_paths(land, tuple(phi.tolist()), cfg)
-    if any(not math.isfinite(v) or abs(v) > 1e6 for p in paths.values() for row in p for v in row):
-        st.warning(t("ps.blow_up"))
+    paths, alpha = cached_meta_paths(land, tuple(phi.tolist()), cfg)
+    blown = [m for m, p in paths.items()
+             if any(not math.isfinite(v) or abs(v) > 1e6 for row in p for v in row)]
+    if blown:  # the others' paths still teach something
+        st.warning(t("ps.blow_up", names=t("list.sep").join(map(label, blown))))
+    paths = {m: p for m, p in paths.items() if m not in blown}
+    if not paths:
         return
     losses = {m: ps.total_loss(land, ps.as_tensor(p)) for m, p in paths.items()}
     st.plotly_chart(figs.meta_training_figure(curves, figs.meta_paths_frame(paths, losses),
                                               optima_frame(land, drawn)), key="ps_meta")
     elsewhere = [label(m) for m in drawn
-                 if (ps.as_tensor(paths[m][-1]) - drawn[m]).norm() > 0.05]
+                 if m in paths and (ps.as_tensor(paths[m][-1]) - drawn[m]).norm() > 0.05]
     if elsewhere:
         st.info(t("ps.elsewhere", names=t("list.sep").join(elsewhere)))
     st.caption(t("ps.animation_caption"))
+    if "metasgd" in paths:
+        st.caption(t("ps.metasgd.trained", n=iterations, alpha=format_point(alpha)))
 
 
 def render() -> None:
@@ -269,15 +312,18 @@ def render() -> None:
     with left:
         cfg, test_steps, phi = step_widgets(defaults, dim)
     found = {m: ps.as_tensor(p) for m, p in cached_optima(land, cfg).items()}
+    phi_sgd, alpha = map(ps.as_tensor, cached_metasgd(land, cfg))
+    found["metasgd"] = phi_sgd
     drawn = {m: p for m, p in found.items() if not p.isnan().any()}  # Reptile's may not exist
     with right:
         show_notes(land, cfg, drawn)
         st.markdown(describe(found, land, cfg.inner_lr, cfg.inner_steps))
         curves = landscape_chart(land, drawn, phi, cfg.inner_lr, test_steps)
-    frame = table(drawn | {"phi": phi}, land, cfg.inner_lr, test_steps)
+    frame = table(drawn | {"phi": phi}, land, cfg.inner_lr, test_steps, {"metasgd": alpha})
     st.dataframe(frame, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.4f") for c in frame.columns[2:]})
+        c: st.column_config.NumberColumn(format="%.4f") for c in frame.columns[3:]})
     st.caption(t("ps.table_caption"))
+    metasgd_section(land, cfg, drawn, (phi_sgd, alpha), curves)
     st.subheader(t("ps.directions"))
     directions_chart(land, phi, cfg, curves)
     if st.toggle(t("ps.animate"), key="animate", **BIND):
