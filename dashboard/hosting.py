@@ -20,6 +20,22 @@ HOSTED_MAX: dict[str, int] = {
 }
 
 
+# Settings that act on the server itself, at the value a hosted server holds them: a visitor
+# never names a server folder (kind "path", held at its empty default), and never starts a
+# download, which would fill the server's disk and block the page that asked for it while the
+# archives arrive (the data a hosted server offers is what its operator put in its cache).
+SERVER_HELD: dict[str, Any] = {"download": False}
+
+
+def server_held(spec: Spec) -> tuple[bool, Any]:
+    """Whether a hosted server holds this setting itself, and at which value."""
+    if not hosted():
+        return False, None
+    if spec.kind == "path":
+        return True, spec.default
+    return spec.name in SERVER_HELD, SERVER_HELD.get(spec.name)
+
+
 def hosted() -> bool:
     """Whether this server is shared (the environment variable META_LAB_HOSTED=1)."""
     return os.environ.get("META_LAB_HOSTED", "") == "1"
@@ -88,11 +104,12 @@ def _clamped_widths(text: str, cap: int) -> str | None:
     return ",".join(str(min(w, cap)) for w in widths)
 
 
-def clamp_url(params: dict[str, Any], path_keys: set[str]) -> tuple[dict[str, str | None], list[str]]:
+def clamp_url(params: dict[str, Any], server_keys: set[str]) -> tuple[dict[str, str | None], list[str]]:
     """URL values a hosted server must change, and one sentence per change for the visitor.
 
     Returns {key: new text, or None to drop the parameter} and the messages. Values over a hosted
-    limit become the limit; path settings are dropped (data comes only from the server's cache).
+    limit become the limit; `server_keys` (paths, downloads) are dropped: data comes only from
+    the server's cache.
     """
     if not hosted():
         return {}, []
@@ -100,7 +117,7 @@ def clamp_url(params: dict[str, Any], path_keys: set[str]) -> tuple[dict[str, st
     notes = []
     for key, value in params.items():
         name = setting_name(key)
-        if key in path_keys:
+        if key in server_keys:
             changes[key] = None
             notes.append(f"This server reads data only from its own cache, so the link's {name} "
                          "is ignored.")

@@ -32,8 +32,9 @@ def _family_settings(family: str) -> dict[str, Any]:
     values = {}
     with st.expander(t("sidebar.task_settings"), expanded=True):
         for spec in specs(FAMILIES[family]):
-            if hosting.hosted() and spec.kind == "path":  # a visitor never names a server folder
-                values[spec.name] = spec.default
+            held, value = hosting.server_held(spec)
+            if held:  # a server folder or a download: the server's, not the visitor's
+                values[spec.name] = value
                 continue
             values[spec.name] = widget(spec, f"{family}.{spec.name}", spec.default)
     return values
@@ -70,11 +71,13 @@ def current_run() -> tuple[RunSpec | None, str | None]:
 
 
 def _clamp_url() -> None:
-    """On a hosted server: URL values over its limits become the limits, path settings are
-    dropped, and the visitor is told each change (kept for the session)."""
-    paths = {f"{f}.{s.name}" for f, cls in FAMILIES.items() for s in specs(cls) if s.kind == "path"}
+    """On a hosted server: URL values over its limits become the limits, the settings it holds
+    itself (paths, downloads) are dropped, and the visitor is told each change (kept for the
+    session)."""
+    held = {f"{f}.{s.name}" for f, cls in FAMILIES.items() for s in specs(cls)
+            if hosting.server_held(s)[0]}
     params = {key: st.query_params.get(key) for key in st.query_params}
-    changes, notes = hosting.clamp_url(params, paths)
+    changes, notes = hosting.clamp_url(params, held)
     for key, new in changes.items():
         if new is None:
             del st.query_params[key]
@@ -108,6 +111,8 @@ def _settings_sidebar() -> tuple[RunSpec | None, str | None]:
     except SettingError as err:  # the core's detail stays English; the lead is translated
         return None, t("error.settings", detail=str(err))
     except DatasetUnavailable as err:  # data not at hand
+        if hosting.hosted():  # the core's advice (turn download on, a folder) is not the visitor's
+            return None, t("error.hosted_data", family=family_title(family))
         return None, t("error.data", detail=str(err))
 
 

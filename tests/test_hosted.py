@@ -54,6 +54,24 @@ def test_hosted_server_takes_no_path_from_a_link(hosted):
     assert not any("/proc" in t for t in texts)
 
 
+def test_hosted_server_never_downloads_for_a_visitor(hosted, monkeypatch, tmp_path):
+    """An empty data cache: choosing Omniglot (even with a link's download=true) starts no
+    download while the page renders, and says in the visitor's terms where results are."""
+    import core.data.omniglot as omniglot
+
+    monkeypatch.setenv("META_LAB_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(omniglot, "download_omniglot", lambda *args, **kw: calls.append(args))
+    at = _open({"family": FAMILIES["omniglot"].title, "omniglot.download": "true"})
+    assert calls == [] and not list(tmp_path.iterdir())
+    assert "omniglot.download" not in [c.key for c in [*at.checkbox, *at.toggle]]
+    assert "omniglot.download" not in at.query_params
+    texts = _texts(at)
+    assert any("the link's download is ignored" in t for t in texts)
+    refusal = next(t for t in texts if "no copy of the" in t)
+    assert "gallery" in refusal and "META_LAB_CACHE" not in refusal and str(tmp_path) not in refusal
+
+
 def test_locally_the_path_setting_stays_a_widget(monkeypatch):
     monkeypatch.delenv("META_LAB_HOSTED", raising=False)
     at = _open({"family": FAMILIES["omniglot"].title})
