@@ -57,6 +57,17 @@ class MethodResult:
     diverged: str | None = None  # why, when training or test-time adaptation blew up
     plan: AdaptPlan | None = None  # how the test tasks were adapted (from `params`)
     test_lr_scale: float = 1.0  # the test-time α as a multiple of the trained one
+    # When only test-time adaptation diverged: the index (into eval_steps) of the first step
+    # whose scores are not finite; the steps before it are sound and are reported (Meta-SGD's α
+    # suits the one step it was trained for and may overshoot on the next ones). None when
+    # training diverged, so that no step is sound, and in runs saved before this existed.
+    diverged_from: int | None = None
+
+    def sound_steps(self, n: int) -> int:
+        """How many of the n eval steps, from the first, have scores that can be reported."""
+        if not self.diverged:
+            return n
+        return self.diverged_from or 0
 
     @property
     def test_lr(self) -> str:
@@ -185,8 +196,12 @@ def _score(learner: FamilyLearner, result: MethodResult, hook: PlanHook, cfg: Tr
     result.scores = score_plan(learner, result.plan, test_tasks, cfg.eval_steps,
                                _chunk(learner, test_tasks, cfg.eval_steps),
                                alone=cfg.queries == "alone", stop=stop)
-    if result.diverged is None and not all(bool(torch.isfinite(s).all()) for s in result.scores.values()):
-        result.diverged = "test-time adaptation diverged; lower inner_lr"
+    finite = torch.stack([torch.isfinite(s).all(1) for s in result.scores.values()]).all(0)
+    if result.diverged is None and not finite.all():
+        first = int((~finite).nonzero()[0])
+        result.diverged = (f"test-time adaptation diverged at step {cfg.eval_steps[first]}; "
+                           "lower inner_lr or use test-time α auto")
+        result.diverged_from = first
 
 
 def _validate(learner: FamilyLearner, method: Method, phi: Params, cfg: TrainConfig,
@@ -236,6 +251,7 @@ class Pooled:
     diverged: str  # why, when any seed diverged; "" otherwise
     seconds: float  # mean training time per seed
     test_lr: str  # the test-time α of each seed, in words, repeats dropped
+    sound: int  # the leading eval steps every seed can report (all of them unless diverged)
 
 
 def pool_seeds(results: Sequence[MethodResult]) -> list[Pooled]:
@@ -245,18 +261,22 @@ def pool_seeds(results: Sequence[MethodResult]) -> list[Pooled]:
         mine = [r for r in results if r.method == name]
         scores = {k: torch.cat([r.scores[k] for r in mine], dim=1) for k in mine[0].scores}
         diverged = next((r.diverged for r in mine if r.diverged), "")
+        steps = len(next(iter(scores.values())))
         pooled.append(Pooled(name, scores, diverged, sum(r.seconds for r in mine) / len(mine),
-                             ", ".join(dict.fromkeys(r.test_lr for r in mine))))
+                             ", ".join(dict.fromkeys(r.test_lr for r in mine)),
+                             min(r.sound_steps(steps) for r in mine)))
     return pooled
 
 
 def pooled_rows(results: Sequence[MethodResult], steps: tuple[int, ...]) -> list[dict]:
-    """Summary rows per method, test tasks pooled over seeds; diverged methods get NaN rows."""
+    """Summary rows per method, test tasks pooled over seeds; a diverged method's rows are NaN
+    from the first step any seed could not report (all of them when training diverged)."""
     rows = []
     for p in pool_seeds(results):
         for row in summary_rows(p.method, p.scores, steps):
-            if p.diverged:
+            bad = steps.index(row["step"]) >= p.sound
+            if bad:
                 row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
-            rows.append({**row, "diverged": p.diverged, "train_seconds": p.seconds,
+            rows.append({**row, "diverged": p.diverged if bad else "", "train_seconds": p.seconds,
                          "test_lr": p.test_lr})
     return rows

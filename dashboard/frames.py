@@ -37,10 +37,12 @@ def gain_frame(results: Sequence[MethodResult], steps: tuple[int, ...], metric: 
     before, after = steps.index(0), steps.index(k)
     for p in pool_seeds(results):
         table = p.scores[metric]  # (steps, tasks of all seeds)
-        mean, low, high = ((math.nan,) * 3 if p.diverged else
+        bad = max(before, after) >= p.sound
+        mean, low, high = ((math.nan,) * 3 if bad else
                            gain_ci(table[before], table[after], metric))
         rows.append({"method": p.method, "label": label(p.method), "metric": metric, "k": k,
-                     "gain": mean, "ci_low": low, "ci_high": high, "diverged": p.diverged})
+                     "gain": mean, "ci_low": low, "ci_high": high,
+                     "diverged": p.diverged if bad else ""})
     return pd.DataFrame(rows)
 
 
@@ -48,12 +50,13 @@ def typical_task(results: Sequence[MethodResult], seed: int, steps: tuple[int, .
                  k: int) -> int:
     """The test task of `seed` whose gain from step 0 to step k, averaged over the methods
     that finished, is the median one: a representative task to inspect, not task #0."""
-    mine = [r for r in results if r.seed == seed and not r.diverged]
+    before, after = steps.index(0), steps.index(k)
+    mine = [r for r in results
+            if r.seed == seed and r.sound_steps(len(steps)) > max(before, after)]
     if not mine:
         return 0
     metric = "accuracy" if "accuracy" in mine[0].scores else "loss"
     sign = 1.0 if higher_is_better(metric) else -1.0
-    before, after = steps.index(0), steps.index(k)
     gains = torch.stack([sign * (r.scores[metric][after] - r.scores[metric][before])
                          for r in mine]).mean(0)
     return int(gains.argsort()[len(gains) // 2])

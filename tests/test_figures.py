@@ -144,6 +144,22 @@ def test_gain_figure_sorts_methods_and_skips_diverged(results):
     assert "step 0 − step 1" in fig.layout.xaxis.title.text
 
 
+def test_a_method_whose_later_steps_diverge_keeps_its_sound_steps():
+    """Meta-SGD's learned α suits one step and overshoots on later ones: its curve and gains
+    stop where its adaptation diverged, instead of the method vanishing."""
+    nan = float("nan")
+    sgd = _result("metasgd", [2.0, 0.3, nan, nan])
+    sgd.diverged, sgd.diverged_from = "test-time adaptation diverged at step 2", 2
+    mine = [_result("maml", [2.0, 0.5, 0.4, 0.35]), sgd]
+    fig = adaptation_curve_figure(frames.results_frame(mine, STEPS), "loss", None, chance=None)
+    line = next(t for t in fig.data if t.name == "Meta-SGD (learned α)" and t.fill != "toself")
+    assert list(line.x) == [0, 1] and line.y[1] == pytest.approx(0.3)
+    gains = {k: frames.gain_frame(mine, STEPS, "loss", k).set_index("method") for k in (1, 3)}
+    assert gains[1].loc["metasgd", "gain"] == pytest.approx(1.7)
+    assert gains[1].loc["metasgd", "diverged"] == ""
+    assert math.isnan(gains[3].loc["metasgd", "gain"]) and gains[3].loc["metasgd", "diverged"]
+
+
 def test_training_figures(results):
     fig = meta_loss_figure(frames.history_frame(results))
     assert {t.name.split(":")[0] for t in fig.data if t.showlegend is not False} >= {"MAML",

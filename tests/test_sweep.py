@@ -134,8 +134,9 @@ def test_failed_and_diverged_cells_are_recorded_and_the_others_finish(tmp_path):
     rows = pd.DataFrame(sweep_rows(cells, read_records(results)))
     assert rows[rows.status == "failed"]["mean"].isna().all()  # a failed cell keeps its place
     assert len(rows) == 4 * 2 * 3  # cells × methods × steps (one metric: the loss)
-    diverged = rows[rows.status == "diverged"]
-    assert diverged["mean"].isna().all() and (diverged.diverged != "").all()
+    cell = rows[rows.status == "diverged"]
+    bad = cell[cell.diverged != ""]  # its steps that diverged, NaN; the sound ones are kept
+    assert len(bad) and bad["mean"].isna().all() and cell[cell.diverged == ""]["mean"].notna().all()
     again = [p.cell for p in run_cells(cells, results, _in_process)]
     assert sorted(dict(c.settings)["shots"] for c in again) == [10, 10]  # failed ones retried
 

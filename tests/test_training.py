@@ -69,10 +69,36 @@ def test_pooling_puts_every_seed_s_tasks_side_by_side():
     assert gain_ci(before, after, "accuracy")[0] == -gain_ci(before, after, "loss")[0]
 
 
-def test_test_time_divergence_is_reported_too():
+def test_test_time_divergence_is_reported_from_the_step_it_starts():
+    """Step 0 involves no adaptation, so it is sound and reported; the rows from the first
+    non-finite step on are NaN and say why."""
     cfg = TrainConfig(iterations=0, test_tasks=10, val_tasks=5, inner_lr=50.0)
     _, (scratch,) = run(make_family("sinusoid"), ["scratch"], cfg)
-    assert scratch.diverged == "test-time adaptation diverged; lower inner_lr"
+    first = next(i for i, row in enumerate(scratch.scores["loss"]) if not row.isfinite().all())
+    assert first > 0 and scratch.diverged_from == first
+    assert scratch.diverged == (f"test-time adaptation diverged at step {cfg.eval_steps[first]}; "
+                                "lower inner_lr or use test-time α auto")
+    rows = pooled_rows([scratch], cfg.eval_steps)
+    sound, bad = rows[:first], rows[first:]
+    assert all(math.isfinite(r["mean"]) and r["diverged"] == "" for r in sound)
+    assert all(math.isnan(r["mean"]) and r["diverged"] == scratch.diverged for r in bad)
+
+
+def test_pooled_seeds_report_the_steps_every_seed_can():
+    loss = torch.tensor([[1.0, 2.0], [0.5, 1.0], [0.4, 0.9]])
+    calm = MethodResult("metasgd", 0, {}, 1.0, {"loss": loss})
+    late = MethodResult("metasgd", 1, {}, 1.0, {"loss": loss}, diverged="at step 2",
+                        diverged_from=2)
+    early = MethodResult("metasgd", 2, {}, 1.0, {"loss": loss}, diverged="at step 1",
+                         diverged_from=1)
+    trained_badly = MethodResult("metasgd", 3, {}, 1.0, {"loss": loss}, diverged="training")
+    assert [r.sound_steps(3) for r in (calm, late, early, trained_badly)] == [3, 2, 1, 0]
+    for results, sound in (([calm, late], 2), ([calm, late, early], 1),
+                           ([calm, trained_badly], 0), ([calm], 3)):
+        (pooled,) = pool_seeds(results)
+        assert pooled.sound == sound
+        means = [r["mean"] for r in pooled_rows(results, (0, 1, 2))]
+        assert [math.isfinite(m) for m in means] == [i < sound for i in range(3)]
 
 
 @pytest.mark.parametrize("bad, message", [

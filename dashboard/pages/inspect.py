@@ -175,7 +175,9 @@ def main() -> None:
         return
     family, cfg = spec.make_family(), spec.config
     task, seed, task_id = _pick_task(spec, family, results)
-    trained = {r.method: r.plan for r in results if r.seed == seed and not r.diverged}
+    # a method whose test-time steps diverge later is still shown: its first steps are sound
+    trained = {r.method: r.plan for r in results
+               if r.seed == seed and r.sound_steps(len(cfg.eval_steps)) > 0}
     _clamp("inspect_step", cfg.max_eval_step)
     step = st.slider(t("inspect.step"), 0, cfg.max_eval_step,
                      min(cfg.inner_steps, cfg.max_eval_step), key="inspect_step",
