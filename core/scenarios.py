@@ -195,6 +195,9 @@ OMNIGLOT_INTERACTIVE = {"shots": 1, "channels": 16, "image_size": 14, "query": 5
 OMNIGLOT_TRAIN = {"iterations": 150, "meta_batch_size": 5, "meta_lr": 0.003, "test_tasks": 200,
                   "val_tasks": 50, "checkpoints": 2, "inner_lr": 0.4}
 
+# The MAML paper's sinusoid at the interactive budget (docs/budgets.md).
+PAPER_SINE_TRAIN = {"inner_steps": 1, "meta_lr": 0.015, "iterations": 700, "checkpoints": 5}
+
 SCENARIOS: tuple[Scenario, ...] = (  # the first is the dashboard's default
     Scenario(
         "consistent-labels", "Both halves of the lesson: pre-training wins before adaptation, "
@@ -209,8 +212,7 @@ SCENARIOS: tuple[Scenario, ...] = (  # the first is the dashboard's default
         "maml-sinusoid", "MAML paper sinusoid (K=10, 1 step)",
         "Before adaptation MAML is no better than pre-training (both sit near the average sine); "
         "after one step on the 10 points its loss drops far below pre-training's.",
-        "sinusoid", {"shots": 10},
-        train={"inner_steps": 1, "meta_lr": 0.015, "iterations": 700, "checkpoints": 5},
+        "sinusoid", {"shots": 10}, train=PAPER_SINE_TRAIN,
         claims=(Close("loss", "maml", "pretrain", 0, 0.4),
                 Beats("loss", "maml", 1, "pretrain", 1))),
     Scenario(
@@ -244,6 +246,17 @@ SCENARIOS: tuple[Scenario, ...] = (  # the first is the dashboard's default
         "sinusoid", {}, ("maml", "fomaml", "pretrain"),
         claims=(Beats("loss", "maml", 1, "fomaml", 1, separated=False),
                 Beats("loss", "fomaml", 1, "pretrain", 1, separated=False))),
+    Scenario(  # two steps: Meta-SGD's learned α overshoots further on (docs/methods.md)
+        "anil-metasgd", "Beyond the lecture: ANIL and Meta-SGD",
+        "Adapting only the last layer, ANIL is far below pre-training after one step; Meta-SGD, "
+        "with a learned step size per weight, beats MAML after its one trained step but "
+        "overshoots on a second, where MAML leads.",
+        "sinusoid", {"shots": 10}, ("maml", "anil", "metasgd", "pretrain"),
+        train=PAPER_SINE_TRAIN, test_steps=2,
+        claims=(Beats("loss", "anil", 1, "pretrain", 1, margin=0.3),
+                Beats("loss", "metasgd", 1, "maml", 1, separated=False),
+                Beats("loss", "metasgd", 1, "metasgd", 2, separated=False),
+                Beats("loss", "maml", 2, "metasgd", 2, separated=False))),
     Scenario(  # its full budget is the gallery's run (core/gallery.py); data: see docs/data.md
         "omniglot-5way-1shot", "Omniglot 5-way 1-shot, small budget (images; needs the data)",
         "On alphabets never seen in training, one step on a single drawing per class takes MAML "

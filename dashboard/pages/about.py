@@ -53,6 +53,7 @@ def main() -> None:
     st.latex(r"\nabla_\phi l(\hat\theta)=\big(I-\alpha\,\nabla^2_\phi l(\phi)\big)\,"
              r"\nabla_{\hat\theta} l(\hat\theta)\;\approx\;\nabla_{\hat\theta} l(\hat\theta)")
     _link(COMPARE, t("about.link.first_order"), "first-vs-second-order")
+    _link(COMPARE, t("about.link.beyond"), "anil-metasgd")
 
     st.markdown(t("about.reptile"))
     st.latex(r"\phi\leftarrow\phi+\varepsilon\,(\theta_n-\phi)")
