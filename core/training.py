@@ -196,12 +196,28 @@ def _score(learner: FamilyLearner, result: MethodResult, hook: PlanHook, cfg: Tr
     result.scores = score_plan(learner, result.plan, test_tasks, cfg.eval_steps,
                                _chunk(learner, test_tasks, cfg.eval_steps),
                                alone=cfg.queries == "alone", stop=stop)
-    finite = torch.stack([torch.isfinite(s).all(1) for s in result.scores.values()]).all(0)
-    if result.diverged is None and not finite.all():
-        first = int((~finite).nonzero()[0])
+    sound = reportable(result.scores, cfg.eval_steps)
+    if result.diverged is None and not sound.all():
+        first = int((~sound).nonzero()[0])
         result.diverged = (f"test-time adaptation diverged at step {cfg.eval_steps[first]}; "
                            "lower inner_lr or use test-time α auto")
         result.diverged_from = first
+
+
+# A step whose mean loss is this many times the loss before adaptation has diverged, even if
+# finite: adapting made the model ten times worse than not adapting at all (Meta-SGD's learned
+# α, taken for more steps than it was trained for, gives losses like 1e19 before any inf).
+BLOWUP = 10.0
+
+
+def reportable(scores: dict[str, Tensor], steps: tuple[int, ...]) -> Tensor:
+    """Per eval step, whether its scores are sound: finite for every test task, and a mean
+    loss under BLOWUP × the loss before adaptation (when step 0 is scored). Shape (steps,)."""
+    sound = torch.stack([torch.isfinite(s).all(1) for s in scores.values()]).all(0)
+    if 0 in steps and "loss" in scores:
+        loss = scores["loss"].mean(1)
+        sound &= loss <= BLOWUP * loss[steps.index(0)]  # NaN fails the comparison too
+    return sound
 
 
 def _validate(learner: FamilyLearner, method: Method, phi: Params, cfg: TrainConfig,

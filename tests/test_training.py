@@ -10,7 +10,7 @@ from core.config import TrainConfig
 from core.families import make_family
 from core.settings import SettingError
 from core.evaluation import gain_ci, mean_ci
-from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows
+from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows, reportable
 
 METHODS = ["maml", "fomaml", "reptile", "pretrain", "anil", "metasgd", "scratch"]
 
@@ -74,7 +74,7 @@ def test_test_time_divergence_is_reported_from_the_step_it_starts():
     non-finite step on are NaN and say why."""
     cfg = TrainConfig(iterations=0, test_tasks=10, val_tasks=5, inner_lr=50.0)
     _, (scratch,) = run(make_family("sinusoid"), ["scratch"], cfg)
-    first = next(i for i, row in enumerate(scratch.scores["loss"]) if not row.isfinite().all())
+    first = reportable(scratch.scores, cfg.eval_steps).tolist().index(False)
     assert first > 0 and scratch.diverged_from == first
     assert scratch.diverged == (f"test-time adaptation diverged at step {cfg.eval_steps[first]}; "
                                 "lower inner_lr or use test-time α auto")
@@ -82,6 +82,22 @@ def test_test_time_divergence_is_reported_from_the_step_it_starts():
     sound, bad = rows[:first], rows[first:]
     assert all(math.isfinite(r["mean"]) and r["diverged"] == "" for r in sound)
     assert all(math.isnan(r["mean"]) and r["diverged"] == scratch.diverged for r in bad)
+
+
+def test_a_finite_blow_up_counts_as_divergence():
+    """Losses of 1e19 are finite but no result: a step ten times worse than no adaptation is
+    not reportable, and neither is any step with a non-finite score."""
+    loss = torch.tensor([[3.0, 3.2], [0.4, 0.5], [29.0, 31.0], [1e19, 2.0]])
+    accuracy = torch.ones(4, 2)
+    assert reportable({"loss": loss}, (0, 1, 2, 3)).tolist() == [True, True, True, False]
+    worse = loss.clone()
+    worse[2] = torch.tensor([33.0, 35.0])  # mean 34 > 10 × 3.1
+    assert reportable({"loss": worse}, (0, 1, 2, 3)).tolist() == [True, True, False, False]
+    nan = loss.clone()
+    nan[1, 0] = float("nan")
+    assert reportable({"loss": nan, "accuracy": accuracy}, (0, 1, 2, 3)).tolist() == [
+        True, False, True, False]
+    assert reportable({"loss": loss}, (1, 2, 3, 4)).tolist() == [True] * 4  # no step 0: finite
 
 
 def test_pooled_seeds_report_the_steps_every_seed_can():
