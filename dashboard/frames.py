@@ -116,6 +116,8 @@ def crossings(df: pd.DataFrame, metric: str) -> pd.DataFrame:
         if prev.leader == nxt.leader or not prev.clear:
             continue
         old, new = table[prev.leader], table[nxt.leader]
+        if pd.isna(old[nxt.step]):  # the old leader's adaptation diverged: no one overtook it
+            continue
         gap_before = new[prev.step] - old[prev.step]
         gap_after = new[nxt.step] - old[nxt.step]
         t = gap_before / (gap_before - gap_after) if gap_before != gap_after else 0.5

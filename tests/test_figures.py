@@ -154,6 +154,8 @@ def test_a_method_whose_later_steps_diverge_keeps_its_sound_steps():
     fig = adaptation_curve_figure(frames.results_frame(mine, STEPS), "loss", None, chance=None)
     line = next(t for t in fig.data if t.name == "Meta-SGD (learned α)" and t.fill != "toself")
     assert list(line.x) == [0, 1] and line.y[1] == pytest.approx(0.3)
+    # Meta-SGD leads at step 1 and then diverges: nobody overtook it, so no crossing is drawn
+    assert frames.crossings(frames.results_frame(mine, STEPS), "loss").empty
     gains = {k: frames.gain_frame(mine, STEPS, "loss", k).set_index("method") for k in (1, 3)}
     assert gains[1].loc["metasgd", "gain"] == pytest.approx(1.7)
     assert gains[1].loc["metasgd", "diverged"] == ""
