@@ -82,6 +82,22 @@ def test_methods_trained_for_another_entry_with_the_same_settings_are_reused(ent
         assert b.method == a.method and torch.equal(a.scores["loss"], b.scores["loss"])
 
 
+def test_a_method_with_a_variant_is_built_reused_and_checked_whole(tmp_path):
+    """ANIL yields two results (head adapted, whole net adapted): the build keeps, orders and
+    reuses both, and the check wants both."""
+    entry = tiny(next(e for e in gallery.entries() if e.key == "anil-metasgd"))
+    gallery.build([entry], tmp_path, log=lambda line: None)
+    built = gallery.load(entry.key, tmp_path)
+    assert [r.method for r in built.results] == ["maml", "anil", "anil-whole", "metasgd",
+                                                 "pretrain"]
+    assert gallery.problems(entry, built) == []
+    subset = replace(entry, key="subset", spec=replace(entry.spec, methods=("anil",)))
+    lines = []
+    gallery.build([subset], tmp_path, log=lines.append)
+    assert lines[0] == "subset/anil: taken from anil-metasgd.metarun (same settings)"
+    assert [r.method for r in gallery.load("subset", tmp_path).results] == ["anil", "anil-whole"]
+
+
 def test_build_resumes_from_methods_already_trained(entries, tmp_path):
     entry = entries[1]
     lines = []
