@@ -98,7 +98,9 @@ def describe_metasgd(metasgd: tuple[Tensor, Tensor], maml: Tensor, landscape: La
              loss=losses[0], maml_loss=losses[1], lr=f"{inner_lr:.3g}")
     if float(losses[0]) == 0:
         text = t("ps.describe.join", first=text, second=t("ps.metasgd.exact"))
-    low, high = sorted(alpha.abs().tolist()) if len(alpha) == 2 else (1, 1)
+    if len(alpha) == 1:
+        return text
+    low, high = sorted(alpha.abs().tolist())
     if high > 2 * low:
         text = t("ps.describe.join", first=text, second=t(
             "ps.metasgd.ratio", ratio=f"{high / low:.3g}" if low > 0 else "∞",
