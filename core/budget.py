@@ -152,11 +152,16 @@ def _step_work(method: str, shape: ModelShape, cfg: TrainConfig, support: int, q
 
 
 def _scoring_work(shape: ModelShape, tasks: int, support: int, query: int,
-                  steps: tuple[int, ...], chunk: int) -> Work:
-    """Adapting `tasks` tasks for steps[-1] SGD steps and scoring them at each of `steps`."""
+                  steps: tuple[int, ...], chunk: int, alone: bool = False,
+                  context: bool = False) -> Work:
+    """Adapting `tasks` tasks for steps[-1] SGD steps and scoring them at each of `steps`:
+    the query points in one pass, or each `alone` in its own; with `context` (a model that
+    normalises by the support set) every query pass carries the support points too."""
     chunks = math.ceil(tasks / chunk)
-    per_chunk = (_passes(shape, chunk, support, 3 * steps[-1])
-                 + _passes(shape, chunk, query, len(steps)))
+    with_support = support if context else 0
+    queries = (_passes(shape, chunk, 1 + with_support, len(steps)) * query if alone
+               else _passes(shape, chunk, query + with_support, len(steps)))
+    per_chunk = _passes(shape, chunk, support, 3 * steps[-1]) + queries
     return per_chunk * chunks + Work(ops=20 * chunks)
 
 
@@ -208,8 +213,12 @@ def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
     support, query, inputs = _points(family)
     chunk = scoring_chunk(family, model, support, query, cfg.max_eval_step)
     val_steps = tuple(sorted({0, cfg.inner_steps, cfg.max_eval_step}))
-    test = _scoring_work(shape, cfg.test_tasks, support, query, cfg.eval_steps, min(chunk, cfg.test_tasks))
-    val = _scoring_work(shape, cfg.val_tasks, support, query, val_steps, min(chunk, cfg.val_tasks))
+    # Only the test tasks are scored one query at a time (--queries alone); validation never is.
+    alone, context = cfg.queries == "alone", getattr(family, "norm", "") == "support"
+    test = _scoring_work(shape, cfg.test_tasks, support, query, cfg.eval_steps,
+                         min(chunk, cfg.test_tasks), alone, context)
+    val = _scoring_work(shape, cfg.val_tasks, support, query, val_steps, min(chunk, cfg.val_tasks),
+                        context=context)
     checkpoints = cfg.checkpoints + 1 if cfg.checkpoints and cfg.iterations else 0
     work, longest = Work(), 0.0
     for name in methods:
@@ -218,7 +227,7 @@ def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
         work = work + step * (cfg.iterations if trained else 0) + test
         work = work + (val * checkpoints if trained else Work())
         longest = max(longest, _seconds(step, shape, r))
-    chunk_work = _scoring_work(shape, chunk, support, query, cfg.eval_steps, chunk)
+    chunk_work = _scoring_work(shape, chunk, support, query, cfg.eval_steps, chunk, alone, context)
     longest = max(longest, _seconds(chunk_work, shape, r))
     # Every finished result keeps its per-task scores: (eval steps, test tasks) per metric.
     scores = len(methods) * len(seeds) * len(cfg.eval_steps) * cfg.test_tasks * 2 * FLOAT
