@@ -58,7 +58,7 @@ class MethodResult:
     plan: AdaptPlan | None = None  # how the test tasks were adapted (from `params`)
     test_lr_scale: float = 1.0  # the test-time α as a multiple of the trained one
     # When only test-time adaptation diverged: the index (into eval_steps) of the first step
-    # whose scores are not finite; the steps before it are sound and are reported (Meta-SGD's α
+    # that is not `reportable`; the steps before it are sound and are reported (Meta-SGD's α
     # suits the one step it was trained for and may overshoot on the next ones). None when
     # training diverged, so that no step is sound, and in runs saved before this existed.
     diverged_from: int | None = None
