@@ -10,7 +10,7 @@ Every method is scored with the same `adapt`; a method's `adaptation` hook says 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, NamedTuple, Protocol
+from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
 import torch
 from torch import Tensor
@@ -260,3 +260,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 def result_names(method: str) -> tuple[str, ...]:
     """The results each seed of `method` yields: its own, then one per test-time variant."""
     return (method, *(f"{method}-{suffix}" for suffix, _ in METHODS[method].variants))
+
+
+def all_result_names(methods: Sequence[str]) -> tuple[str, ...]:
+    """The results each seed of a run of `methods` yields, in order (ANIL's variant after it)."""
+    return tuple(name for m in methods for name in result_names(m))

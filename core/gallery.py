@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 
-from core.algorithms import result_names
+from core.algorithms import all_result_names, result_names
 from core.families import FAMILIES
 from core.runfile import RunFileError, SavedRun, from_bytes, library_versions, run_spec, to_bytes
 from core.runspec import RunSpec
@@ -80,11 +80,6 @@ def load(key: str, directory: Path = GALLERY_DIR) -> SavedRun:
     return from_bytes(path_of(key, directory).read_bytes())
 
 
-def _names(spec: RunSpec) -> list[str]:
-    """The results a run of `spec` holds per seed, in order (ANIL's variant beside ANIL)."""
-    return [name for m in spec.methods for name in result_names(m)]
-
-
 def problems(entry: Entry, run: SavedRun) -> list[str]:
     """How a gallery file departs from its entry: settings, results, or the versions now in use."""
     found = []
@@ -92,7 +87,7 @@ def problems(entry: Entry, run: SavedRun) -> list[str]:
     # by the settings' convention reproduces the behaviour from before it existed.
     if not run.spec().same_numbers(entry.spec):
         found.append("its settings differ from the gallery's definition (rebuild it)")
-    wanted = {(name, s) for name in _names(entry.spec) for s in entry.spec.seeds}
+    wanted = {(name, s) for name in all_result_names(entry.spec.methods) for s in entry.spec.seeds}
     if {(r.method, r.seed) for r in run.results} != wanted or len(run.results) != len(wanted):
         found.append("it does not hold exactly one result per method and seed")
     tasks = entry.spec.config.test_tasks
@@ -169,7 +164,7 @@ def build(selected: list[Entry], directory: Path = GALLERY_DIR,
         start = time.perf_counter()
         results = [r for m in entry.spec.methods
                    for r in _train_method(entry, m, partial, log, directory)]
-        order = _names(entry.spec)
+        order = all_result_names(entry.spec.methods)
         results.sort(key=lambda r: (entry.spec.seeds.index(r.seed), order.index(r.method)))
         run = SavedRun(entry.name, now(), entry.spec.as_dict(), library_versions(), results)
         tmp = target.with_suffix(".tmp")

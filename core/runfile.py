@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.algorithms import METHODS, AdaptPlan, result_names
+from core.algorithms import METHODS, AdaptPlan, all_result_names
 from core.config import TrainConfig
 from core.families import make_family
 from core.runspec import RunSpec, plain_settings
@@ -244,8 +244,7 @@ def _check_result(r: Any, settings: dict) -> None:
     if not isinstance(r, MethodResult):
         raise RunFileError("the run's results are not method results")
     steps = len(settings["train"]["eval_steps"])
-    names = {name for m in settings["methods"] for name in result_names(m)}
-    if r.method not in names or r.seed not in settings["seeds"]:
+    if r.method not in all_result_names(settings["methods"]) or r.seed not in settings["seeds"]:
         raise RunFileError(f"a result ({r.method!r}, seed {r.seed!r}) is not in the run's settings")
     if not r.scores or any(s.dim() != 2 or s.shape[0] != steps or not s.is_floating_point()
                            for s in r.scores.values()):

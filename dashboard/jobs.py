@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
-from core.algorithms import result_names
+from core.algorithms import all_result_names
 from core.config import TrainConfig
 from core.data import release_data
 from core.families import TaskFamily
@@ -103,7 +103,7 @@ class Bars:
 
     def __init__(self, methods: Sequence[str], seeds: int) -> None:
         self.seeds = seeds
-        names = [name for m in methods for name in result_names(m)]  # ANIL also scores anil-whole
+        names = all_result_names(methods)  # ANIL also scores anil-whole
         self.done: dict[str, int] = dict.fromkeys(names, 0)
         self.bars = {m: (0.0, Words("job.bar.waiting", {"method": m})) for m in names}
 
