@@ -211,3 +211,12 @@ def test_overlay_figures_leave_out_diverged_curves_and_keep_method_order():
     bars = runs_before_after_figure(df, "loss", 1)
     assert [list(x) for x in bars.data[0].x] == [["PRETRAIN", "PRETRAIN", "MAML", "MAML"],
                                                 ["a", "b", "a", "b"]]
+
+
+def test_the_shipped_config_turns_the_file_watcher_off():
+    """Streamlit's watcher walks every imported module under the checkout (a .venv there is all of
+    torch): it tripled a Train's wait, so the config every user and the hosted app read keeps it off."""
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
