@@ -13,15 +13,13 @@ import os
 from pathlib import Path
 import torch
 
+from core import userdirs
 from core.algorithms import Method, MetaGradient
 
 
 def cache_dir() -> Path:
-    """$META_LAB_CACHE/inductor if set, else $XDG_CACHE_HOME (or ~/.cache)/meta-lab/inductor."""
-    if os.environ.get("META_LAB_CACHE"):
-        return Path(os.environ["META_LAB_CACHE"]).expanduser() / "inductor"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "meta-lab" / "inductor"
+    """$META_LAB_CACHE/inductor if set, else inductor/ in the platform's user cache folder."""
+    return userdirs.cache_dir("inductor")
 
 
 def unavailable() -> str | None:

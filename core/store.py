@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from core import userdirs
 from core.runfile import (MAX_FILE_BYTES, RunFileError, SavedRun, decode, encode, from_bytes,
                           library_versions, run_spec, to_bytes)
 from core.runspec import RunSpec
@@ -45,11 +45,8 @@ class StoreError(RuntimeError):
 
 
 def default_path() -> Path:
-    """`$META_LAB_HOME/runs.sqlite`, else the user data folder (XDG_DATA_HOME respected)."""
-    if home := os.environ.get("META_LAB_HOME"):
-        return Path(home).expanduser() / FILE_NAME
-    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data) / "meta-lab" / FILE_NAME
+    """`$META_LAB_HOME/runs.sqlite`, else runs.sqlite in the platform's user data folder."""
+    return userdirs.data_dir() / FILE_NAME
 
 
 def check_name(name: Any) -> str:

@@ -27,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from core import userdirs
 from core.data import cached_data
 from core.settings import excerpt
 
@@ -280,11 +281,8 @@ def _write_npz(path: Path, data: OmniglotData, sources: list[str]) -> None:
 # --- the user cache and the download -----------------------------------------------------------
 
 def default_cache_dir() -> Path:
-    """$META_LAB_CACHE/omniglot if set, else $XDG_CACHE_HOME (or ~/.cache)/meta-lab/omniglot."""
-    if os.environ.get("META_LAB_CACHE"):
-        return Path(os.environ["META_LAB_CACHE"]).expanduser() / "omniglot"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "meta-lab" / "omniglot"
+    """$META_LAB_CACHE/omniglot if set, else omniglot/ in the platform's user cache folder."""
+    return userdirs.cache_dir("omniglot")
 
 
 def download_omniglot(cache_dir: Path | str, progress: Progress | None = None,
