@@ -231,8 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="python -m core",
-        description="The meta-learning comparison lab: MAML, first-order MAML, Reptile and "
-                    "pre-training side by side on task families.")
+        description="The meta-learning comparison lab: MAML, first-order MAML, Reptile, ANIL, "
+                    "Meta-SGD, pre-training and a random start side by side on task families.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("families", help="list the task families, one line each")
     sub.add_parser("methods", help="list the methods, one line each")

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from core.algorithms import AdaptPlan, adapt_path
 from core.families.base import TaskFamily
-from core.models import MLP, Params, expand
+from core.models import Model, Params, expand
 from core.tasks import TaskBatch
 
 Z95 = NormalDist().inv_cdf(0.975)
@@ -30,7 +30,7 @@ class FamilyLearner:
     """A model on a task family: predictions, per-task losses and metrics."""
 
     family: TaskFamily
-    model: MLP
+    model: Model
 
     def predict(self, params: Params, x: Tensor, context: Tensor | None = None,
                 alone: bool = False) -> Tensor:

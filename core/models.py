@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -18,6 +19,20 @@ def expand(params: Params, tasks: int) -> Params:
 def detached(params: Params) -> Params:
     """Copies cut from the graph that accept gradients: a fresh start for adaptation."""
     return {k: v.detach().requires_grad_(True) for k, v in params.items()}
+
+
+class Model(Protocol):
+    """What every model of a family is (the MLP here, core.convnet.ConvNet on images)."""
+
+    def init(self, gen: torch.Generator) -> Params:
+        """Fresh parameters drawn from `gen`."""
+
+    @property
+    def head_keys(self) -> tuple[str, ...]:
+        """The last layer's parameters (what ANIL adapts)."""
+
+    def forward(self, params: Params, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """(tasks, points, ...) -> (tasks, points, outputs) with per-task parameters."""
 
 
 @dataclass(frozen=True)

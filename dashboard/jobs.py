@@ -35,7 +35,7 @@ ACTIVE = (QUEUED, RUNNING)
 
 
 class Spec(Protocol):
-    """What a job needs of a run's settings (dashboard.presets.RunSpec)."""
+    """What a job needs of a run's settings (core.runspec.RunSpec)."""
 
     methods: tuple[str, ...]
     seeds: tuple[int, ...]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from core.models import MLP
+from core.models import MLP, Model
 from core.settings import SettingError, Validated, setting, specs
 from core.tasks import TaskBatch
 
@@ -54,7 +54,7 @@ class TaskFamily(Validated):
         """Outputs of the model: 1 for regression, N-way for classification."""
         return 1
 
-    def make_model(self, hidden: tuple[int, ...]) -> MLP:
+    def make_model(self, hidden: tuple[int, ...]) -> Model:
         """The model every method shares on this family (an MLP unless a family needs more)."""
         return MLP((self.input_shape[0], *hidden, self.output_dim))
 
