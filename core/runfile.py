@@ -1,4 +1,5 @@
-"""A saved run as a self-describing file: a JSON manifest plus raw little-endian tensors, never pickle."""
+"""A saved run as a self-describing file: a JSON manifest plus its tensors in one safetensors file
+(raw little-endian arrays under a JSON header, never pickle), zipped together."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,11 +12,14 @@ import platform
 import types
 import typing
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 import numpy as np
+import safetensors.numpy
 import torch
+from safetensors import SafetensorError
 from torch import Tensor
 
 from core.algorithms import METHODS, AdaptPlan, all_result_names
@@ -32,6 +36,8 @@ MAX_UNPACKED_BYTES = 200 * 2**20  # zip-bomb guard: the declared unpacked size o
 MAX_ENTRIES = 20_000
 MAX_DIMS = 8
 MANIFEST, CHECKSUM = "manifest.json", "manifest.sha256"
+TENSORS = "tensors.safetensors"  # every tensor, keyed as the manifest names them
+LEGACY_TENSOR = "tensors/{}.bin"  # files written before safetensors: one raw array per entry
 # Stored dtype name -> (little-endian numpy dtype, torch dtype); nothing else is read back.
 DTYPES = {"float32": ("<f4", torch.float32), "float64": ("<f8", torch.float64),
           "float16": ("<f2", torch.float16), "int64": ("<i8", torch.int64),
@@ -292,20 +298,44 @@ def decode(manifest: Any, blobs: dict[str, bytes]) -> SavedRun:
 # --- the zip file ------------------------------------------------------------------------------
 
 def to_bytes(run: SavedRun, params_dtype: torch.dtype | None = None) -> bytes:
-    """The run as one zip: manifest.json, its sha256, and tensors/<key>.bin raw arrays."""
-    manifest, blobs = encode(run, params_dtype)
+    """The run as one zip: manifest.json, its sha256, and tensors.safetensors."""
+    return container(*encode(run, params_dtype))
+
+
+def container(manifest: dict, blobs: dict[str, bytes]) -> bytes:
+    """A manifest and its tensors' bytes as a run file (also rewrites a legacy file unchanged)."""
     text = json.dumps(manifest, indent=1).encode()
+    meta = manifest["tensors"]
+    arrays = {key: np.frombuffer(data, dtype=DTYPES[meta[key]["dtype"]][0]).reshape(meta[key]["shape"])
+              for key, data in blobs.items()}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, text)
         zf.writestr(CHECKSUM, hashlib.sha256(text).hexdigest())
-        for key, data in blobs.items():
-            zf.writestr(f"tensors/{key}.bin", data)
+        zf.writestr(TENSORS, safetensors.numpy.save(arrays))
     return buffer.getvalue()
 
 
-def _read_entries(data: bytes) -> dict[str, bytes]:
+def unpacked_bytes(data: bytes) -> int:
+    """What a run file's entries declare they unpack to, about what a store holds of it (read
+    from the zip's directory alone; RunFileError if the file is no readable zip)."""
+    with _damage_as_run_file_error():
+        return sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+
+
+@contextmanager
+def _damage_as_run_file_error() -> Iterator[None]:
     try:
+        yield
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+            NotImplementedError) as err:
+        if isinstance(err, RunFileError):
+            raise
+        raise RunFileError("the run file is truncated or damaged (not a readable zip archive)") from None
+
+
+def _read_entries(data: bytes) -> dict[str, bytes]:
+    with _damage_as_run_file_error():
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
         if len(infos) > MAX_ENTRIES or sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
@@ -317,15 +347,15 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
             if len(entries[info.filename]) != info.file_size:
                 raise RunFileError("the run file's entries are not the size they declare")
         return entries
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-            NotImplementedError) as err:
-        if isinstance(err, RunFileError):
-            raise
-        raise RunFileError("the run file is truncated or damaged (not a readable zip archive)") from None
 
 
 def from_bytes(data: bytes) -> SavedRun:
     """A run from a file's bytes, refusing anything oversized, truncated, altered or foreign."""
+    return decode(*read_container(data))
+
+
+def read_container(data: bytes) -> tuple[Any, dict[str, bytes]]:
+    """A run file's manifest (checksum verified) and its tensors' bytes, not yet decoded."""
     if len(data) > MAX_FILE_BYTES:
         raise RunFileError(f"the run file is larger than the {MAX_FILE_BYTES // 2**20} MB the lab accepts")
     entries = _read_entries(data)
@@ -339,7 +369,23 @@ def from_bytes(data: bytes) -> SavedRun:
         raise RunFileError("the run file's manifest is not valid JSON") from None
     tensors = manifest.get("tensors") if isinstance(manifest, dict) else None
     tensors = tensors if isinstance(tensors, dict) else {}
-    if set(entries) != {MANIFEST, CHECKSUM} | {f"tensors/{k}.bin" for k in tensors}:
+    if TENSORS in entries:
+        return manifest, _safetensors_blobs(entries, tensors)
+    if set(entries) != {MANIFEST, CHECKSUM} | {LEGACY_TENSOR.format(k) for k in tensors}:
         raise RunFileError("the run file holds entries its manifest does not list, or lacks some")
-    blobs = {k: entries[f"tensors/{k}.bin"] for k in tensors}
-    return decode(manifest, blobs)
+    return manifest, {k: entries[LEGACY_TENSOR.format(k)] for k in tensors}
+
+
+def _safetensors_blobs(entries: dict[str, bytes], tensors: dict) -> dict[str, bytes]:
+    """The raw bytes of each tensor in tensors.safetensors, which must hold the manifest's keys."""
+    if set(entries) != {MANIFEST, CHECKSUM, TENSORS}:
+        raise RunFileError("the run file holds entries its manifest does not list, or lacks some")
+    try:
+        arrays = safetensors.numpy.load(entries[TENSORS])
+    except SafetensorError:
+        raise RunFileError("the run file's tensors are damaged (not a readable safetensors file)") from None
+    if set(arrays) != set(tensors):
+        raise RunFileError("the run file holds tensors its manifest does not list, or lacks some")
+    # The manifest stays the authority: tensor_from_bytes checks dtype, shape and SHA-256 of these.
+    return {key: array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+            for key, array in arrays.items()}

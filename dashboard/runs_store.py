@@ -7,7 +7,7 @@ from typing import Sequence
 import streamlit as st
 
 from core import gallery
-from core.runfile import MAX_FILE_BYTES, RunFileError, SavedRun
+from core.runfile import MAX_FILE_BYTES, RunFileError, SavedRun, unpacked_bytes
 from core.runspec import RunSpec
 from core.store import MEMORY, RunStore, StoreError, default_path, load_run, open_store, save_run
 from core.scenarios import run_spec
@@ -46,9 +46,9 @@ def import_file(store: RunStore, data: bytes) -> tuple[bool, str]:
     """Import an uploaded run file: (True, its name) or (False, one sentence why not)."""
     if len(data) > MAX_FILE_BYTES:
         return False, t("runs.too_large", mb=MAX_FILE_BYTES // 2**20)
-    if _full(store, len(data)):
-        return False, t("runs.tab_full", mb=round(tab_store_bytes() / 1e6))
     try:
+        if _full(store, unpacked_bytes(data)):
+            return False, t("runs.tab_full", mb=round(tab_store_bytes() / 1e6))
         return True, store.import_bytes(data)
     except (RunFileError, StoreError) as err:
         return False, sentence(err)

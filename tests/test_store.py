@@ -6,8 +6,11 @@ import multiprocessing
 import os
 import sqlite3
 import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
+import safetensors.numpy
 import torch
 
 import core.store as store_module
@@ -140,10 +143,22 @@ def edit(path, value):
     return change
 
 
+def tensors_of(files):
+    return safetensors.numpy.load(files["tensors.safetensors"])
+
+
 def flip_tensor(files):
-    data = bytearray(files["tensors/t0.bin"])
-    data[0] ^= 1
-    files["tensors/t0.bin"] = bytes(data)
+    arrays = tensors_of(files)
+    raw = bytearray(arrays["t0"].tobytes())
+    raw[0] ^= 1
+    arrays["t0"] = np.frombuffer(bytes(raw), arrays["t0"].dtype).reshape(arrays["t0"].shape)
+    files["tensors.safetensors"] = safetensors.numpy.save(arrays)
+
+
+def drop_tensor(files):
+    arrays = tensors_of(files)
+    del arrays["t1"]
+    files["tensors.safetensors"] = safetensors.numpy.save(arrays)
 
 
 def first_result(m):
@@ -160,8 +175,12 @@ HOSTILE = {
     "tensor bytes edited": (lambda d: rezip(d, entries=flip_tensor), "does not match its checksum"),
     "pickle smuggled in": (lambda d: rezip(d, entries=lambda f: f.update({"data.pkl": b"\x80\x04."})),
                            "entries its manifest does not list"),
-    "tensor missing": (lambda d: rezip(d, entries=lambda f: f.pop("tensors/t1.bin")),
-                       "entries its manifest does not list, or lacks some"),
+    "tensor missing": (lambda d: rezip(d, entries=drop_tensor),
+                       "tensors its manifest does not list, or lacks some"),
+    "tensors damaged": (lambda d: rezip(d, entries=lambda f: f.update(
+        {"tensors.safetensors": f["tensors.safetensors"][:-5]})), "tensors are damaged"),
+    "raw entry beside safetensors": (lambda d: rezip(d, entries=lambda f: f.update(
+        {"tensors/t0.bin": b"\0" * 4})), "entries its manifest does not list"),
     "object dtype": (lambda d: rezip(d, edit(["tensors", "t0", "dtype"], "object")), "unknown dtype"),
     "shape lies": (lambda d: rezip(d, edit(["tensors", "t0", "shape"], [10**9, 10**9])), "bytes"),
     "unknown family": (lambda d: rezip(d, edit(["settings", "family"], "nope")), "settings are invalid"),
@@ -179,6 +198,40 @@ HOSTILE = {
     "deep nesting": (lambda d: rezip(d, entries=lambda f: f.update(
         {"manifest.json": b"[" * 100_000 + b"]" * 100_000})), "not valid JSON"),
 }
+
+
+LEGACY = Path(__file__).parent / "data" / "legacy-raw-tensors.metarun"
+
+
+def test_files_of_the_raw_tensor_format_still_load_and_convert_unchanged():
+    """tests/data holds a file written before safetensors (one raw array per zip entry)."""
+    data = LEGACY.read_bytes()
+    assert any(n.startswith("tensors/") for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+    old = from_bytes(data)
+    assert old.name == "legacy" and {r.method for r in old.results} == {"maml", "scratch"}
+    assert old.results[0].params["w0"].dtype == torch.float32  # stored as float16, restored
+    converted = runfile.container(*runfile.read_container(data))
+    assert "tensors.safetensors" in zipfile.ZipFile(io.BytesIO(converted)).namelist()
+    assert_same_results(old.results, from_bytes(converted).results)
+    assert runfile.read_container(converted)[1] == runfile.read_container(data)[1]  # same bytes
+
+
+def test_a_raw_tensor_file_with_an_edited_tensor_is_refused():
+    def flip(files):
+        files["tensors/t0.bin"] = bytes([files["tensors/t0.bin"][0] ^ 1]) + files["tensors/t0.bin"][1:]
+    with pytest.raises(RunFileError, match="does not match its checksum"):
+        from_bytes(rezip(LEGACY.read_bytes(), entries=flip))
+
+
+def test_the_tensors_are_a_safetensors_file_other_tools_read(run):
+    with zipfile.ZipFile(io.BytesIO(to_bytes(run))) as zf:
+        assert sorted(zf.namelist()) == ["manifest.json", "manifest.sha256", "tensors.safetensors"]
+        manifest = json.loads(zf.read("manifest.json"))
+        arrays = safetensors.numpy.load(zf.read("tensors.safetensors"))
+    assert set(arrays) == set(manifest["tensors"])
+    for key, array in arrays.items():
+        assert list(array.shape) == manifest["tensors"][key]["shape"]
+        assert hashlib.sha256(array.tobytes()).hexdigest() == manifest["tensors"][key]["sha256"]
 
 
 @pytest.mark.parametrize("case", HOSTILE)
