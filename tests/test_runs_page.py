@@ -1,4 +1,5 @@
-"""AppTest of the Runs page: the table, overlaying runs, rename and delete, hosted and broken stores."""
+"""AppTest of the Runs page: the table, overlaying runs, rename and delete, hosted and broken stores;
+an opened run stays with the visitor who opened it, and Compare says whose result it shows."""
 from __future__ import annotations
 
 import base64
