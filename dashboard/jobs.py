@@ -15,7 +15,7 @@ import torch
 
 from core.algorithms import all_result_names
 from core.config import TrainConfig
-from core.data import release_data
+from core.data import data_in_use
 from core.families import TaskFamily
 from core.settings import SettingError
 from core.training import Event, MethodResult, Progress, compare
@@ -315,43 +315,54 @@ class JobManager:
                              name=f"job-{job.id[:8]}").start()
 
     def _work(self, job: Job) -> None:
-        """A job's thread: train, record progress and results, then make room for the next."""
+        """A job's thread: train, then make room for the next. The slot is freed in `finally`:
+        a job whose run raises (whatever it raises) still ends, and the queue moves on."""
         # OpenMP's thread count is per thread: a new thread would use every core, and its
         # threads spin against the server's on a shared CPU. One core per training.
         torch.set_num_threads(1)
+        state, message = FAILED, None
+        try:
+            with data_in_use(release=not self.keep_data):
+                state = self._train(job)
+        except SettingError as err:
+            message = Words("job.failed.settings", {"detail": short(str(err), 300)})
+        except BaseException as err:  # noqa: BLE001  a visitor sees one sentence, never a traceback
+            message = Words("job.failed", {"error": type(err).__name__})
+            if not isinstance(err, Exception):
+                raise  # e.g. SystemExit: the job still ends (finally), the error goes on
+        finally:
+            with self._lock:
+                job.state, job.ended = state, time.monotonic()
+                job.message = message or _sentence(job)
+                self._running.remove(job)
+                self._dispatch()
+            _return_freed_memory()
+
+    def _train(self, job: Job) -> str:
+        """Run the comparison, recording progress and results; the state it ended in."""
         reason: list[str] = []
 
         def stop() -> bool:
-            why = job.why_stop(self._silence)
+            with self._lock:  # the page's requests write what it reads (heartbeat, owner)
+                why = job.why_stop(self._silence)
             if why is not None and not reason:
                 reason.append(why)
             return why is not None
 
-        try:
-            cached = self.store.get(job.spec.key())  # another visitor may have trained it meanwhile
-            for event in ([] if cached is not None else self._run_events(job.spec, stop)):
-                with self._lock:
-                    job.bars.update(event)
-                    if isinstance(event, MethodResult):
-                        job.results.append(event)
-            state = reason[0] if reason else DONE
-            if cached is not None:
+        cached = self.store.get(job.spec.key())  # another visitor may have trained it meanwhile
+        if cached is not None:
+            with self._lock:
                 job.results, job.bars = list(cached), _done_bars(job.spec, cached)
-            elif state == DONE:
-                self.store.put(job.spec.key(), job.results)
-        except SettingError as err:
-            state = FAILED
-            job.message = Words("job.failed.settings", {"detail": short(str(err), 300)})
-        except Exception as err:  # noqa: BLE001  a visitor sees one sentence, never a traceback
-            state, job.message = FAILED, Words("job.failed", {"error": type(err).__name__})
-        if not self.keep_data:
-            release_data()
-        with self._lock:
-            job.state, job.ended = state, time.monotonic()
-            job.message = job.message or _sentence(job)
-            self._running.remove(job)
-            self._dispatch()
-        _return_freed_memory()
+            return DONE
+        for event in self._run_events(job.spec, stop):
+            with self._lock:
+                job.bars.update(event)
+                if isinstance(event, MethodResult):
+                    job.results.append(event)
+        state = reason[0] if reason else DONE
+        if state == DONE:
+            self.store.put(job.spec.key(), job.results)
+        return state
 
     def _silence(self, job: Job) -> float:
         """How long its visitor has been gone, in heartbeats: since the browser's connection

@@ -17,7 +17,7 @@ from dashboard.hosting import hosted, tab_store_bytes
 from dashboard.i18n import t
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
-from dashboard.state import job_manager
+from dashboard.state import hold_opened
 
 GALLERY_PREFIX = "Gallery: "
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
@@ -126,7 +126,8 @@ def open_problem(spec: RunSpec) -> str | None:
     return None
 
 
-def open_run(spec: RunSpec, results: Sequence[MethodResult]) -> None:
-    """Make the run what Compare, Inspect and Training show: its results and its settings."""
-    job_manager().store.put(spec.key(), list(results))
+def open_run(spec: RunSpec, results: Sequence[MethodResult], name: str) -> None:
+    """Make the run what this visitor's Compare, Inspect and Training show: its results and its
+    settings (for this session only; no other visitor sees it)."""
+    hold_opened(spec, list(results), name)
     apply_spec(spec)

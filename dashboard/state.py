@@ -18,13 +18,18 @@ from core.training import MethodResult
 from dashboard import hosting
 from dashboard.i18n import t
 from dashboard.language import in_session_language
-from dashboard.jobs import QUEUED, JobManager, Snapshot, concurrency_from_env
+from dashboard.jobs import DONE, QUEUED, JobManager, Snapshot, concurrency_from_env
 
 # The page asks for its run's progress this often (each ask is the run's heartbeat): often
 # enough to look live, rarely enough that six browsers redrawing do not slow the training.
 POLL_S = 2.0
 PLANS = "_plans"  # session key: estimates by settings key
 FOLLOWED = "_followed"  # session key: this script run already shows the visitor's run
+OPENED = "_opened_run"  # session key: the run this visitor opened from their saved runs
+TRAINED = "_trained"  # session key: settings keys this visitor's own Train finished
+# Where the results a page shows come from: a file this visitor opened, this visitor's Train, or
+# another Train on this server (its results cache holds only what the server computed itself).
+FROM_FILE, FROM_MY_TRAIN, FROM_SERVER = "file", "my train", "server"
 
 
 def _connected(session_id: str) -> bool | None:
@@ -44,9 +49,49 @@ def visitor() -> str:
     return st.session_state.setdefault("_visitor", ctx.session_id if ctx else uuid.uuid4().hex)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """Finished results for the sidebar's settings, and where they come from."""
+
+    results: list[MethodResult]
+    origin: str  # FROM_FILE, FROM_MY_TRAIN or FROM_SERVER
+    name: str = ""  # the opened run's name (FROM_FILE)
+
+
+def hold_opened(spec: RunSpec, results: list[MethodResult], name: str) -> None:
+    """Show an opened run's results for its settings, in this visitor's session only: a file's
+    numbers are whatever its author wrote (its checksums are its own), so they never enter the
+    server's results cache, where they would be every other visitor's (one run kept at a time)."""
+    st.session_state[OPENED] = Shown(list(results), FROM_FILE, name), spec.key()
+
+
+def shown_results(spec: RunSpec | None) -> Shown | None:
+    """The results this visitor sees for these settings: a run they opened, else what this
+    server trained (their own Train or someone else's), else None."""
+    if spec is None:
+        return None
+    opened, key = st.session_state.get(OPENED, (None, None))
+    if opened is not None and key == spec.key():
+        return opened
+    results = job_manager().store.get(spec.key())
+    if results is None:
+        return None
+    return Shown(results, FROM_MY_TRAIN if _trained_by_me(spec.key()) else FROM_SERVER)
+
+
+def _trained_by_me(key: str) -> bool:
+    """Whether this session's own Train finished these settings (remembered past later runs)."""
+    mine = st.session_state.setdefault(TRAINED, set())
+    snap = job_manager().poll(visitor())
+    if snap is not None and snap.state == DONE:
+        mine.add(snap.key)
+    return key in mine
+
+
 def cached_results(spec: RunSpec | None) -> list[MethodResult] | None:
-    """Finished results for these settings, or None."""
-    return None if spec is None else job_manager().store.get(spec.key())
+    """Finished results for these settings as this visitor sees them (`shown_results`), or None."""
+    shown = shown_results(spec)
+    return None if shown is None else shown.results
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 """The job queue: order and place, Stop, the deadline, a closed page, and visitors kept apart."""
+import threading
 import time
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 import torch._dynamo  # noqa: F401  the optimisers import it on first use (seconds): the app does at start
 
 from core.config import TrainConfig
+from core.data import cached_data
 from core.training import MethodResult
 from dashboard import jobs
 from dashboard.i18n import using
@@ -183,3 +185,92 @@ def test_a_shared_server_drops_each_runs_image_data(keep_data):
     snap = wait_for(manager, "a", lambda s: not s.active, timeout=60)
     assert snap.state == jobs.DONE
     assert digit_family._digit_pools.cache_info().currsize == (1 if keep_data else 0)
+
+
+class Escapes(BaseException):
+    """An error no `except Exception` catches (as SystemExit or KeyboardInterrupt)."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_job_whose_run_raises_still_frees_its_slot():
+    """The queue cannot wedge: the next visitor's run starts after one whose run raised."""
+    second_started = threading.Event()
+
+    def run(spec, stop):
+        if spec.seeds == (0,):
+            raise Escapes("a run that escapes every handler")
+        second_started.set()
+        return iter(())
+
+    manager = jobs.JobManager(concurrency=1, run=run)
+    raised = manager.submit("a", spec(seed=0), 1.0)
+    manager.submit("b", spec(seed=1), 1.0)  # queued behind a's only slot
+    assert second_started.wait(timeout=10), "the slot of the run that raised was never freed"
+    for thread in threading.enumerate():  # its error reaches the thread's end inside this test
+        if thread.name == f"job-{raised.id[:8]}":
+            thread.join(timeout=10)
+    failed = manager.poll("a")
+    assert failed.state == jobs.FAILED and "Escapes" in failed.message
+
+
+def test_two_trainings_at_once_keep_their_data_until_the_last_one_ends():
+    """META_LAB_TRAININGS=2 on a shared server: the first run to end does not drop the data the
+    second still reads; the last one to end does."""
+    loads = []
+
+    @cached_data(maxsize=1)
+    def pools(name: str) -> list[str]:
+        loads.append(name)
+        return [name]
+
+    a_loaded, a_go, b_go, c_started = (threading.Event() for _ in range(4))
+
+    def run(spec, stop):
+        seed = spec.seeds[0]
+        if seed == 2:  # a third visitor's run: it starts when a's slot is free, a's data let go
+            c_started.set()
+        elif seed == 0:
+            pools("digits")
+            a_loaded.set()
+            assert a_go.wait(timeout=10)
+        else:
+            assert a_loaded.wait(timeout=10)
+            pools("digits")
+            assert b_go.wait(timeout=10) and c_started.wait(timeout=10)
+            pools("digits")  # b reads its data again after a has ended
+        return iter(())
+
+    manager = jobs.JobManager(concurrency=2, keep_data=False, run=run)
+    for owner, seed in (("a", 0), ("b", 1), ("c", 2)):
+        manager.submit(owner, spec(seed=seed), 1.0)
+    assert a_loaded.wait(timeout=10)
+    assert manager.poll("c").state == jobs.QUEUED  # two trainings at once, the third waits
+    a_go.set()
+    b_go.set()
+    for owner in "abc":
+        assert wait_for(manager, owner, lambda s: not s.active, also="abc").state == jobs.DONE
+    assert loads == ["digits"]  # decoded once: a's end left b's data alone
+    assert pools.cache_info().currsize == 0  # the last run to end let it go
+
+
+def test_the_job_thread_reads_what_pages_write_under_the_managers_lock():
+    """A running job checks its visitor's heartbeat and connection (which page requests write:
+    a poll moves the heartbeat, a reloaded page takes the job over) while holding the lock those
+    requests hold."""
+    manager = None
+    from_job: list[bool] = []
+    checked = threading.Event()
+
+    def connected(owner: str) -> bool:
+        if threading.current_thread().name.startswith("job-"):
+            from_job.append(manager._lock.locked())
+            if len(from_job) == 10:
+                checked.set()
+        return True
+
+    manager = jobs.JobManager(connected=connected)
+    manager.submit("a", spec(), 30.0)
+    assert checked.wait(timeout=30)
+    manager.stop("a")
+    wait_for(manager, "a", lambda s: not s.active)
+    assert all(from_job), "the job thread read the visitor's state without the lock"

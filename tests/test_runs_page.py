@@ -1,7 +1,13 @@
-"""AppTest of the Runs page: the table, overlaying runs, rename and delete, hosted and broken stores."""
+"""AppTest of the Runs page: the table, overlaying runs, rename and delete, hosted and broken stores;
+an opened run stays with the visitor who opened it, and Compare says whose result it shows."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
+import json
+import uuid
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,9 +18,12 @@ import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios import run_spec
+from core import gallery
+from core.runfile import CHECKSUM, MANIFEST
+from core.scenarios import SCENARIOS, run_spec
 from core.store import RunStore, save_run
 from core.training import MethodResult, compare
+from dashboard import state
 from dashboard.runs_store import import_file, save_finished
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -27,6 +36,28 @@ def tiny_run(inner_steps: int, family: str = "sinusoid"):
     results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
                if isinstance(e, MethodResult)]
     return spec, results
+
+
+def forged_run_file(name: str = "edited") -> bytes:
+    """What a visitor could upload: the gallery's file of the landing scenario, its settings
+    changed to the landing page's and MAML's accuracy to 1.0 everywhere, every checksum
+    recomputed (the file checks itself, so it imports cleanly)."""
+    with zipfile.ZipFile(gallery.path_of(SCENARIOS[0].key)) as zf:
+        entries = {info.filename: zf.read(info) for info in zf.infolist()}
+    manifest = json.loads(entries[MANIFEST])
+    manifest["name"], manifest["settings"] = name, SCENARIOS[0].spec().as_dict()
+    maml = next(r for r in manifest["results"] if r["fields"]["method"] == "maml")
+    key = maml["fields"]["scores"]["dict"]["accuracy"]["tensor"]
+    meta = manifest["tensors"][key]
+    ones = np.ones(meta["shape"], dtype="<f4").tobytes()
+    entries[f"tensors/{key}.bin"], meta["sha256"] = ones, hashlib.sha256(ones).hexdigest()
+    entries[MANIFEST] = json.dumps(manifest).encode()
+    entries[CHECKSUM] = hashlib.sha256(entries[MANIFEST]).hexdigest().encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for entry, data in entries.items():
+            zf.writestr(entry, data)
+    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +219,75 @@ def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
     assert len(figures(at)) == 3  # before/after, curve and gain: no Train needed
     train = next(b for b in at.button if b.label == "Train")
     assert train.disabled
+
+
+def _subheaders(at: AppTest) -> list[str]:
+    return [s.value for s in at.main.subheader]  # the sidebar has its own
+
+
+def _train_button(at: AppTest):
+    return next(b for b in at.button if b.label in ("Train", "Train it yourself"))
+
+
+def test_an_opened_run_stays_in_the_session_of_the_visitor_who_opened_it(monkeypatch):
+    """Visitor A opens an edited run file of the landing page's settings (checksums recomputed,
+    so it imports cleanly). Visitor B, a session of the same server (one process, one results
+    cache), lands on Compare afterwards and sees only the gallery, with Train enabled."""
+    monkeypatch.setenv("META_LAB_HOSTED", "1")
+    tab = RunStore()
+    assert import_file(tab, forged_run_file("edited")) == (True, "edited")
+    a = AppTest.from_file(APP, default_timeout=60)
+    a.session_state["runs.store"] = tab  # A's hosted store, as if uploaded
+    a.run()
+    a.switch_page(PAGE).run()
+    next(b for b in a.button if b.label == "Open in Compare").click().run()
+    assert not a.exception, [e.value for e in a.exception]
+    assert "The run you opened" in _subheaders(a)
+    assert any(c.value.startswith("“edited”, from your saved runs") for c in a.caption)
+    assert len(figures(a)) == 6 and len(a.get("download_button")) == 2  # gallery's 3, A's 3
+    assert _train_button(a).disabled
+    assert state.job_manager().store.get(SCENARIOS[0].spec().key()) is None
+    b = AppTest.from_file(APP, default_timeout=60)
+    b.run()
+    assert not b.exception and not _train_button(b).disabled
+    assert len(figures(b)) == 3 and not b.get("download_button")  # the gallery's charts only
+    assert _subheaders(b) == ["Your run, at the interactive budget"]  # the place for B's own
+
+
+HONEST_LINK = {"train.iterations": "5", "train.test_steps": "3", "train.test_tasks": "12",
+               "train.val_tasks": "4", "train.checkpoints": "1",
+               "train.seed": "41"}  # a seed no other test trains
+
+
+def _visit(link: dict, lang: str = "en") -> AppTest:
+    """A new visitor opening the link with MAML and pre-training (AppTest gives every session
+    the same id; a server does not, and the job queue tells visitors apart by it)."""
+    from dashboard.i18n import using
+    from dashboard.theme import label
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["_visitor"] = uuid.uuid4().hex
+    with using(lang):  # a link names methods in its language
+        methods = [label("maml"), label("pretrain")]
+    at.query_params.update({**link, "methods": methods, "lang": lang})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_result_someone_else_trained_here_says_so_and_the_trainers_does_not():
+    """The server shares what it trained itself (same settings, same numbers); whose Train it
+    was is said in words: another visitor reads "trained on this server", in either language."""
+    from tests.test_app import _train
+    a = _train(_visit(HONEST_LINK))
+    assert len(figures(a)) == 3 and not _subheaders(a)  # A's own run: no provenance to explain
+    b = _visit(HONEST_LINK)
+    assert _subheaders(b) == ["Trained on this server with these settings"]
+    assert any(c.value.startswith("A Train on this server computed") for c in b.caption)
+    assert len(figures(b)) == 3 and _train_button(b).disabled  # nothing new to compute
+    zh = _visit(HONEST_LINK, "zh")
+    assert _subheaders(zh) == ["本服务器用这些设置训练的结果"]
+    a.run()  # A's page, rerun after the others visited, is still A's own
+    assert not _subheaders(a) and len(figures(a)) == 3
 
 
 def test_gallery_caption_names_budget_seeds_and_command():

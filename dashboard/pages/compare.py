@@ -127,12 +127,26 @@ def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
         st.success(text + "\n\n" + t("compare.claims_hold"))
 
 
+def _provenance(shown: state.Shown | None, has_gallery: bool) -> None:
+    """Whose result is below: this visitor's Train, a file they opened, or a Train on this server
+    (someone's: the same settings give the same numbers, so the server shares what it trained)."""
+    if shown is None or shown.origin == state.FROM_MY_TRAIN:
+        if has_gallery:  # "yours" beside the gallery's
+            st.subheader(t("compare.yours_heading"))
+        return
+    opened = shown.origin == state.FROM_FILE
+    st.subheader(t("compare.opened_heading" if opened else "compare.server_heading"))
+    st.caption(t("compare.opened_caption", name=shown.name) if opened else
+               t("compare.server_caption"))
+
+
 def main() -> None:
     """Settings → train (a server job, followed live) → charts, sentences and downloads."""
     spec, error = current_run()
     st.title(t("compare.title"))
     st.markdown(t("compare.intro"))
-    results = state.cached_results(spec)
+    shown = state.shown_results(spec)
+    results = shown.results if shown else None
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:
         preset = scenario_picker(spec)
@@ -145,8 +159,7 @@ def main() -> None:
     steps = spec.config.eval_steps
     _scenario_box(preset, results, steps)
     metric, k = _view_controls(spec, spec.make_family().kind == "classification")
-    if _gallery(preset, metric, k, expanded=results is None):
-        st.subheader(t("compare.yours_heading"))
+    _provenance(shown, _gallery(preset, metric, k, expanded=results is None))
     snap = state.follow(spec, partial=None if results else _live_headline(spec, metric, k))
     finished = results is not None
     if results is None:
@@ -155,7 +168,7 @@ def main() -> None:
         if snap is None or not snap.active:
             state.estimate_note(spec)
         return
-    if finished:
+    if finished and shown.origin != state.FROM_FILE:  # an opened run is in the store already
         _keep(spec, results, preset)
     _diverged(results)
     _charts(spec, results, metric, k, tag="final")

@@ -74,7 +74,7 @@ def _manage(store: RunStore, names: list[str]) -> None:
                 if (problem := open_problem(spec)) is not None:
                     st.error(problem)
                 else:
-                    open_run(spec, results)
+                    open_run(spec, results, name)
                     st.switch_page("dashboard/pages/compare.py")
         except StoreError as err:
             st.error(sentence(err))
