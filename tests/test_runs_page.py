@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import json
 import uuid
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import gallery
-from core.runfile import CHECKSUM, MANIFEST
+from core.runfile import container, read_container
 from core.scenarios import SCENARIOS, run_spec
 from core.store import RunStore, save_run
 from core.training import MethodResult, compare
@@ -42,22 +39,14 @@ def forged_run_file(name: str = "edited") -> bytes:
     """What a visitor could upload: the gallery's file of the landing scenario, its settings
     changed to the landing page's and MAML's accuracy to 1.0 everywhere, every checksum
     recomputed (the file checks itself, so it imports cleanly)."""
-    with zipfile.ZipFile(gallery.path_of(SCENARIOS[0].key)) as zf:
-        entries = {info.filename: zf.read(info) for info in zf.infolist()}
-    manifest = json.loads(entries[MANIFEST])
+    manifest, blobs = read_container(gallery.path_of(SCENARIOS[0].key).read_bytes())
     manifest["name"], manifest["settings"] = name, SCENARIOS[0].spec().as_dict()
     maml = next(r for r in manifest["results"] if r["fields"]["method"] == "maml")
     key = maml["fields"]["scores"]["dict"]["accuracy"]["tensor"]
     meta = manifest["tensors"][key]
-    ones = np.ones(meta["shape"], dtype="<f4").tobytes()
-    entries[f"tensors/{key}.bin"], meta["sha256"] = ones, hashlib.sha256(ones).hexdigest()
-    entries[MANIFEST] = json.dumps(manifest).encode()
-    entries[CHECKSUM] = hashlib.sha256(entries[MANIFEST]).hexdigest().encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for entry, data in entries.items():
-            zf.writestr(entry, data)
-    return buffer.getvalue()
+    blobs[key] = np.ones(meta["shape"], dtype="<f4").tobytes()
+    meta["sha256"] = hashlib.sha256(blobs[key]).hexdigest()
+    return container(manifest, blobs)  # writes the manifest's checksum anew
 
 
 @pytest.fixture(scope="module")
