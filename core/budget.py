@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from core.algorithms import METHODS, Adapting, Cost
+from core.algorithms import METHODS, Adapting, Cost, result_names
 from core.config import TrainConfig
 from core.convnet import ConvNet, pooled_side
 from core.evaluation import TEST_LR_FACTORS
@@ -219,6 +219,35 @@ def _seconds(work: Work, shape: ModelShape, r: Rates) -> float:
     macs = work.macs * (CONV_FACTOR * r.conv_mac if shape.conv else MAC_FACTOR * r.mac)
     return (OP_FACTOR * work.ops * r.op + macs + ELEMENT_FACTOR * work.elements * r.element
             + POOL_FACTOR * work.pooled * r.pool)
+
+
+def plain_seconds(work: Work) -> float:
+    """CPU-seconds of work that runs no model (tensor operations and elements touched only):
+    the Parameter space page's closed-form landscapes."""
+    r = rates()
+    return OP_FACTOR * work.ops * r.op + ELEMENT_FACTOR * work.elements * r.element
+
+
+def result_scoring(result: str) -> Adapting:
+    """The declared adaptation step of a result name ('anil', 'anil-whole', ...)."""
+    for method in METHODS.values():
+        for name, step in zip(result_names(method.name), method.cost.scorings):
+            if name == result:
+                return step
+    raise KeyError(f"no registered result {result!r}")
+
+
+def trace_seconds(model: Any, results: Sequence[str], support: int, probed: int,
+                  steps: int) -> float:
+    """CPU-seconds of adapting one task for `steps` steps per result, as each declares, and
+    probing `probed` points (its query set, a drawing grid) at every step: the Inspect page."""
+    shape, work = model_shape(model), Work()
+    for result in results:
+        step = result_scoring(result)
+        moving = _moving(shape, step)
+        work = work + _passes(shape, 1, support, step.passes * steps, moving) \
+            + _passes(shape, 1, probed, steps + 1, moving) + Work(ops=20 * (steps + 1))
+    return _seconds(work, shape, rates())
 
 
 def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
