@@ -73,7 +73,8 @@ def test_the_hostile_link_is_over_the_limit_and_one_inner_step_brings_it_within(
 
 @pytest.mark.parametrize("dim, tasks, steps, reptile, high", [
     (2, 5, 1, 5, 2.5),  # where the limit binds: quiet runs measured 1.2-1.5x
-    (1, 5, 2, 10, 5.0),  # 1-D refinements converge in a few of their 40 iterations: 3-4x
+    # 1-D refinements stop after 3-18 of their 40 iterations: 3-4x, more when loaded
+    (1, 5, 2, 10, 8.0),
 ])
 def test_the_search_estimate_bounds_its_measured_cpu_time(dim, tasks, steps, reptile, high):
     """An upper bound: Newton's refinements are counted at their most iterations, and most
@@ -209,10 +210,11 @@ def test_inspect_refuses_a_costly_adaptation_on_a_shared_server(hosted, monkeypa
     at.run()
     at.pills(key="methods").set_value(["scratch", "anil"]).run()  # anil: two results
     _train(at)
-    computed = []
-    monkeypatch.setattr(adaptation, "adapt_all", lambda *a, **k: computed.append(a))
+    def refuse(*args, **kwargs):
+        raise AssertionError("adapted although refused")
+    monkeypatch.setattr(adaptation, "adapt_all", refuse)
     at.switch_page("dashboard/pages/inspect.py").run()
     assert not at.exception, [e.value for e in at.exception]
     note = next(w.value for w in at.warning if "CPU-seconds" in w.value)
     assert "for 50 steps" in note and "largest eval step to at most" in note
-    assert computed == [] and not at.get("plotly_chart")
+    assert not at.get("plotly_chart")
