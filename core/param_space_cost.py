@@ -5,7 +5,7 @@ Every search of core/param_space.py evaluates the closed-form task losses throug
 `adapt_path`: on a grid of φ (many rows at once, few operations) and in Newton refinements
 (one row per task, many small operations). The counts below follow those loops; the budget's
 calibration (core/budget.py) turns them into CPU-seconds. Fitted on the worst hostile link and
-on every preset (tests/test_param_space_cost.py holds the estimate near measured CPU time).
+on every preset (tests/test_page_costs.py holds the estimate near measured CPU time).
 """
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from core.families import FAMILIES, make_family
 from core.tasks import generator
 from dashboard import adaptation
 from dashboard.param_space_presets import LANDSCAPES
+from tests.test_app import _train
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "dashboard" / "pages" / "parameter_space.py")
@@ -186,17 +187,6 @@ def test_the_costliest_preset_animates_on_a_shared_server(hosted):
     assert not at.exception
     assert not [w.value for w in at.warning if "CPU-seconds" in w.value]
     assert "ps_meta" in {c.proto.id.split("-", 2)[2] for c in at.get("plotly_chart")}
-
-
-def _train(at: AppTest) -> AppTest:
-    next(b for b in at.button if b.label == "Train").click().run()
-    end = time.monotonic() + 120
-    while any(b.label in ("Stop", "Leave the queue") for b in at.button):
-        assert time.monotonic() < end, "the run did not end"
-        time.sleep(0.3)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_inspect_refuses_a_costly_adaptation_on_a_shared_server(hosted, monkeypatch):
