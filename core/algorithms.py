@@ -9,6 +9,7 @@ Every method is scored with the same `adapt`; a method's `adaptation` hook says 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
@@ -217,13 +218,52 @@ PlanHook = Callable[[Learner, Params, TrainConfig], AdaptPlan]
 
 
 @dataclass(frozen=True)
+class Adapting:
+    """What one SGD step of adaptation costs per task: forward-pass equivalents over the points
+    it adapts on (a backward counts 2), and what it moves; core/budget.py prices it."""
+
+    passes: float
+    moves: str = "all"  # the per-task parameters it moves: "all", or "head" (ANIL)
+    learned_lr: bool = False  # each gradient is multiplied by a learned α per parameter (Meta-SGD)
+
+    def __post_init__(self) -> None:
+        if self.passes <= 0 or self.moves not in ("all", "head"):
+            raise ValueError(f"an adaptation step costs passes > 0 and moves 'all' or 'head' "
+                             f"(got {self.passes}, {self.moves!r})")
+
+
+# Test time: a forward and a backward per step, every parameter moving; ANIL's head-only step
+# is one forward (the head's gradient needs only the features, no backward through the body).
+WHOLE, HEAD = Adapting(3), Adapting(1, moves="head")
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one meta-iteration and each test-time scoring of a method cost (its own scoring, then
+    one per variant), declared beside the method so that the budget counts every method."""
+
+    scorings: tuple[Adapting, ...]  # one test-time adaptation step of each result
+    inner: Adapting | None = None  # one inner step of meta-training; None: no inner loop
+    outer: float = 0.0  # passes over the points the meta-update reads, once per iteration
+    steps: str = "inner_steps"  # the TrainConfig setting that counts the inner steps
+    inner_points: str = "support"  # the points the inner loop adapts on: "support" or "all"
+    outer_points: str = "query"  # the points of the meta-update: "query" or "all"
+
+    def per_iteration(self) -> float:
+        """Passes of one iteration with one inner step: zero means the iteration is not counted."""
+        return (self.inner.passes if self.inner else 0.0) + self.outer
+
+
+@dataclass(frozen=True)
 class Method:
-    """A registered approach: how it computes its update and which outer optimiser applies it."""
+    """A registered approach: how it computes its update and which outer optimiser applies it,
+    and what that costs (required: a method the budget cannot count cannot be registered)."""
 
     name: str
     title: str
     description: str
     meta_gradient: MetaGradient | None  # None: no meta-training (the random initialisation)
+    cost: Cost = dataclasses.field(kw_only=True)
     optimizer: str = "adam"  # "adam" (lr β) or "sgd" (lr ε, Reptile)
     loss_label: str = "query loss after adaptation"
     start: ParamsHook = same_params  # the shared initialisation -> what training starts from
@@ -232,28 +272,47 @@ class Method:
     # Further test-time adaptations of the same training, scored as "<name>-<suffix>".
     variants: tuple[tuple[str, PlanHook], ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.cost, Cost):
+            raise TypeError(f"method {self.name!r} declares no Cost: the budget could not count it")
+        if len(self.cost.scorings) != 1 + len(self.variants):
+            raise ValueError(f"method {self.name!r} declares {len(self.cost.scorings)} scorings "
+                             f"for {1 + len(self.variants)} results")
+        if self.meta_gradient is not None and self.cost.per_iteration() <= 0:
+            raise ValueError(f"method {self.name!r} declares a meta-iteration that costs nothing")
 
+
+# Costs: MAML's inner steps are differentiated again (about 9 passes each, first order 3);
+# ANIL's inner steps move only the head, though the meta-gradient still runs through the body.
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("maml", "MAML", "exact second-order MAML: query loss after adapting φ, "
-           "differentiated through the inner steps", maml_gradient),
+           "differentiated through the inner steps", maml_gradient,
+           cost=Cost((WHOLE,), inner=Adapting(9), outer=3)),
     Method("fomaml", "First-order MAML", "MAML without second derivatives: the query gradient "
-           "at the adapted parameters updates φ", fomaml_gradient),
+           "at the adapted parameters updates φ", fomaml_gradient,
+           cost=Cost((WHOLE,), inner=Adapting(3), outer=3)),
     Method("reptile", "Reptile", "SGD on each task, then move φ toward the adapted parameters "
            "by ε·mean(θ − φ)", reptile_gradient, optimizer="sgd",
-           loss_label="task loss after its inner steps"),
+           loss_label="task loss after its inner steps",
+           cost=Cost((WHOLE,), inner=Adapting(3), outer=1, steps="reptile_inner_steps",
+                     inner_points="all", outer_points="all")),
     Method("pretrain", "Pre-training", "joint training: minimise the loss of φ itself on all "
            "tasks' data (current, not potential, performance); on image families, supervised "
            "training on all meta-train classes, then a fresh head (transfer learning)",
            pretrain_gradient, loss_label="joint loss of φ before adaptation",
-           start=pretrain_start, finish=pretrain_finish),
+           start=pretrain_start, finish=pretrain_finish,
+           cost=Cost((WHOLE,), outer=3, outer_points="all")),
     Method("anil", "ANIL", "MAML whose inner loop adapts only the head (the last layer), in "
            "training and at test time; also scored with the whole net adapted (anil-whole)",
-           anil_gradient, adaptation=head_only, variants=(("whole", whole_net),)),
+           anil_gradient, adaptation=head_only, variants=(("whole", whole_net),),
+           cost=Cost((HEAD, WHOLE), inner=Adapting(4, moves="head"), outer=3)),
     Method("metasgd", "Meta-SGD", "MAML with a learned inner learning rate per parameter "
            "(α shaped like φ, starting at inner_lr), meta-trained with φ; adaptation uses it",
-           metasgd_gradient, start=metasgd_start, adaptation=learned_lr),
+           metasgd_gradient, start=metasgd_start, adaptation=learned_lr,
+           cost=Cost((Adapting(3, learned_lr=True),), inner=Adapting(9, learned_lr=True),
+                     outer=3)),
     Method("scratch", "Scratch", "no meta-training: the random initialisation, the floor every "
-           "method must beat", None, loss_label="(not trained)"),
+           "method must beat", None, loss_label="(not trained)", cost=Cost((WHOLE,))),
 )}
 
 

@@ -10,9 +10,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from core.algorithms import METHODS
+from core.algorithms import METHODS, Adapting, Cost, result_names
 from core.config import TrainConfig
 from core.convnet import ConvNet, pooled_side
+from core.evaluation import TEST_LR_FACTORS
 from core.families.base import TaskFamily
 from core.models import MLP
 from core.settings import SettingError
@@ -33,6 +34,7 @@ class ModelShape:
     macs: int         # multiply-adds of one forward pass
     activations: int  # floats a forward pass keeps for its backward
     params: int       # parameters of the model (not per point)
+    head_params: int  # parameters of its last layer (what ANIL adapts)
     ops: int          # tensor operations of one forward pass
     ops_per_task: bool  # the conv net's per-task loop repeats its operations for every task
     conv: bool        # the multiply-adds are convolutions (their own calibrated rate)
@@ -45,6 +47,7 @@ def model_shape(model: Any) -> ModelShape:
         pairs = list(zip(model.sizes[:-1], model.sizes[1:]))
         return ModelShape(macs=sum(a * b for a, b in pairs),
                           activations=2 * sum(model.sizes[1:]), params=sum(a * b + b for a, b in pairs),
+                          head_params=(pairs[-1][0] + 1) * pairs[-1][1],
                           ops=2 * len(pairs), ops_per_task=False, conv=False)
     if isinstance(model, ConvNet):
         macs = activations = params = pooled = 0
@@ -56,8 +59,9 @@ def model_shape(model: Any) -> ModelShape:
             params += model.channels * (c_in * 9 + 3)
             side, c_in = pooled_side(side, 1), model.channels
         macs += model.features * model.outputs
-        params += (model.features + 1) * model.outputs
-        return ModelShape(macs, activations, params, ops=4 * model.blocks + 1,
+        head = (model.features + 1) * model.outputs
+        params += head
+        return ModelShape(macs, activations, params, head, ops=4 * model.blocks + 1,
                           ops_per_task=model.batching == "loop", conv=True, pooled=pooled)
     raise TypeError(f"no cost model for {type(model).__name__}")
 
@@ -92,13 +96,27 @@ class Work:
                     self.pooled * factor)
 
 
-def _passes(shape: ModelShape, tasks: float, points: float, forwards: float) -> Work:
+def _passes(shape: ModelShape, tasks: float, points: float, forwards: float,
+            params: float | None = None) -> Work:
     """`forwards` forward-pass equivalents (a backward counts 2) over tasks × points, with
-    per-task parameters (their gradient and update touch every parameter once per 3 forwards)."""
+    `params` per-task parameters (default: all of them; their gradient and update touch every
+    one once per 3 forwards)."""
+    params = shape.params if params is None else params
     ops = shape.ops * forwards * (tasks if shape.ops_per_task else 1)
-    elements = forwards * tasks * (shape.activations * points + 4 / 3 * shape.params)
+    elements = forwards * tasks * (shape.activations * points + 4 / 3 * params)
     return Work(ops, shape.macs * tasks * points * forwards, elements,
                 shape.pooled * tasks * points * forwards)
+
+
+# Multiplying each gradient by a learned α per parameter (and, in training, differentiating
+# that product) adds about half again to the per-task parameter work of a step (Meta-SGD).
+LEARNED_LR_FACTOR = 1.5
+
+
+def _moving(shape: ModelShape, step: Adapting) -> float:
+    """Per-task parameters an adaptation step works on, in units of plain parameters."""
+    moving = shape.head_params if step.moves == "head" else shape.params
+    return moving * (LEARNED_LR_FACTOR if step.learned_lr else 1.0)
 
 
 def _cpu_seconds(work: Callable[[], Any], repeats: int) -> float:
@@ -136,32 +154,30 @@ def rates() -> Rates:
     return Rates(op, mac, element, conv_mac, pool)
 
 
-def _step_work(method: str, shape: ModelShape, cfg: TrainConfig, support: int, query: int) -> Work:
-    """One meta-iteration of a method on a meta-batch."""
-    b, steps = cfg.meta_batch_size, cfg.inner_steps
-    fixed = Work(ops=60)  # sampling, loss, the optimiser step over every tensor
-    if method == "maml":  # the inner steps' graph is differentiated again: about 7 passes' worth
-        return fixed + _passes(shape, b, support, 7 * steps) + _passes(shape, b, query, 3)
-    if method == "fomaml":
-        return fixed + _passes(shape, b, support, 3 * steps) + _passes(shape, b, query, 3)
-    if method == "reptile":
-        return fixed + _passes(shape, b, support + query, 3 * cfg.reptile_inner_steps + 1)
-    if method == "pretrain":
-        return fixed + _passes(shape, b, support + query, 3)
-    return Work()
+def _step_work(cost: Cost, shape: ModelShape, cfg: TrainConfig, support: int, query: int) -> Work:
+    """One meta-iteration of a method on a meta-batch, as its cost declaration says."""
+    b = cfg.meta_batch_size
+    points = {"support": support, "query": query, "all": support + query}
+    work = Work(ops=60)  # sampling, loss, the optimiser step over every tensor
+    if cost.inner is not None:
+        steps = getattr(cfg, cost.steps)
+        work = work + _passes(shape, b, points[cost.inner_points], cost.inner.passes * steps,
+                              _moving(shape, cost.inner))
+    return work + _passes(shape, b, points[cost.outer_points], cost.outer)
 
 
-def _scoring_work(shape: ModelShape, tasks: int, support: int, query: int,
+def _scoring_work(shape: ModelShape, step: Adapting, tasks: int, support: int, query: int,
                   steps: tuple[int, ...], chunk: int, alone: bool = False,
                   context: bool = False) -> Work:
-    """Adapting `tasks` tasks for steps[-1] SGD steps and scoring them at each of `steps`:
-    the query points in one pass, or each `alone` in its own; with `context` (a model that
-    normalises by the support set) every query pass carries the support points too."""
+    """Adapting `tasks` tasks for steps[-1] SGD steps (each costing `step`) and scoring them at
+    each of `steps`: the query points in one pass, or each `alone` in its own; with `context`
+    (a model that normalises by the support set) every query pass carries the support points."""
     chunks = math.ceil(tasks / chunk)
+    moving = _moving(shape, step)
     with_support = support if context else 0
-    queries = (_passes(shape, chunk, 1 + with_support, len(steps)) * query if alone
-               else _passes(shape, chunk, query + with_support, len(steps)))
-    per_chunk = _passes(shape, chunk, support, 3 * steps[-1]) + queries
+    queries = (_passes(shape, chunk, 1 + with_support, len(steps), moving) * query if alone
+               else _passes(shape, chunk, query + with_support, len(steps), moving))
+    per_chunk = _passes(shape, chunk, support, step.passes * steps[-1], moving) + queries
     return per_chunk * chunks + Work(ops=20 * chunks)
 
 
@@ -205,9 +221,39 @@ def _seconds(work: Work, shape: ModelShape, r: Rates) -> float:
             + POOL_FACTOR * work.pooled * r.pool)
 
 
+def plain_seconds(work: Work) -> float:
+    """CPU-seconds of work that runs no model (tensor operations and elements touched only):
+    the Parameter space page's closed-form landscapes."""
+    r = rates()
+    return OP_FACTOR * work.ops * r.op + ELEMENT_FACTOR * work.elements * r.element
+
+
+def result_scoring(result: str) -> Adapting:
+    """The declared adaptation step of a result name ('anil', 'anil-whole', ...)."""
+    for method in METHODS.values():
+        for name, step in zip(result_names(method.name), method.cost.scorings):
+            if name == result:
+                return step
+    raise KeyError(f"no registered result {result!r}")
+
+
+def trace_seconds(model: Any, results: Sequence[str], support: int, probed: int,
+                  steps: int) -> float:
+    """CPU-seconds of adapting one task for `steps` steps per result, as each declares, and
+    probing `probed` points (its query set, a drawing grid) at every step: the Inspect page."""
+    shape, work = model_shape(model), Work()
+    for result in results:
+        step = result_scoring(result)
+        moving = _moving(shape, step)
+        work = work + _passes(shape, 1, support, step.passes * steps, moving) \
+            + _passes(shape, 1, probed, steps + 1, moving) + Work(ops=20 * (steps + 1))
+    return _seconds(work, shape, rates())
+
+
 def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
              seeds: Sequence[int] = (0,)) -> Estimate:
-    """CPU-seconds and peak memory of `compare(family, methods, cfg, seeds)`, before running it."""
+    """CPU-seconds and peak memory of `compare(family, methods, cfg, seeds)`, before running it:
+    each method's training and scorings as its `Cost` declares them."""
     model = family.make_model(cfg.hidden)
     shape, r = model_shape(model), rates()
     support, query, inputs = _points(family)
@@ -215,22 +261,31 @@ def estimate(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
     val_steps = tuple(sorted({0, cfg.inner_steps, cfg.max_eval_step}))
     # Only the test tasks are scored one query at a time (--queries alone); validation never is.
     alone, context = cfg.queries == "alone", getattr(family, "norm", "") == "support"
-    test = _scoring_work(shape, cfg.test_tasks, support, query, cfg.eval_steps,
-                         min(chunk, cfg.test_tasks), alone, context)
-    val = _scoring_work(shape, cfg.val_tasks, support, query, val_steps, min(chunk, cfg.val_tasks),
-                        context=context)
+    test_chunk, val_chunk = min(chunk, cfg.test_tasks), min(chunk, cfg.val_tasks)
+    # test_lr auto scores every result's plan at each α factor on the validation tasks first
+    tunings = len(TEST_LR_FACTORS) if cfg.test_lr == "auto" else 0
     checkpoints = cfg.checkpoints + 1 if cfg.checkpoints and cfg.iterations else 0
     work, longest = Work(), 0.0
     for name in methods:
-        trained = METHODS[name].meta_gradient is not None
-        step = _step_work(name, shape, cfg, support, query)
-        work = work + step * (cfg.iterations if trained else 0) + test
-        work = work + (val * checkpoints if trained else Work())
-        longest = max(longest, _seconds(step, shape, r))
-    chunk_work = _scoring_work(shape, chunk, support, query, cfg.eval_steps, chunk, alone, context)
-    longest = max(longest, _seconds(chunk_work, shape, r))
+        method = METHODS[name]
+        trained = method.meta_gradient is not None
+        step = _step_work(method.cost, shape, cfg, support, query)
+        work = work + step * (cfg.iterations if trained else 0)
+        for scoring in method.cost.scorings:
+            work = work + _scoring_work(shape, scoring, cfg.test_tasks, support, query,
+                                        cfg.eval_steps, test_chunk, alone, context)
+            work = work + _scoring_work(shape, scoring, cfg.val_tasks, support, query,
+                                        cfg.eval_steps, val_chunk, context=context) * tunings
+        own = method.cost.scorings[0]  # validation checkpoints adapt as the method itself does
+        work = work + _scoring_work(shape, own, cfg.val_tasks, support, query, val_steps,
+                                    val_chunk, context=context) * (checkpoints if trained else 0)
+        longest = max(longest, _seconds(step, shape, r) if trained else 0.0,
+                      *(_seconds(_scoring_work(shape, scoring, chunk, support, query,
+                                               cfg.eval_steps, chunk, alone, context), shape, r)
+                        for scoring in method.cost.scorings))
     # Every finished result keeps its per-task scores: (eval steps, test tasks) per metric.
-    scores = len(methods) * len(seeds) * len(cfg.eval_steps) * cfg.test_tasks * 2 * FLOAT
+    results = sum(len(METHODS[name].cost.scorings) for name in methods)
+    scores = results * len(seeds) * len(cfg.eval_steps) * cfg.test_tasks * 2 * FLOAT
     peak = _peak_bytes(shape, cfg, support, query, inputs, chunk) + scores + data_peak_bytes(family)
     return Estimate(_seconds(work, shape, r) * len(seeds), peak, longest)
 

@@ -30,6 +30,11 @@ ALPHA = LR_PREFIX + "phi"  # Meta-SGD's α for φ, a step size per parameter
 OPTIMA = ("pretrain", "maml", "reptile")
 DOMAIN = (-4.0, 4.0)
 GRID_POINTS = {1: 2001, 2: 161}  # per axis: spacing 0.004 in 1-D, 0.05 in 2-D
+# The searches' sizes (core/param_space_cost.py counts their work from these):
+NEWTON_ITERS, FIXED_POINT_ITERS = 40, 30  # most iterations of each refinement
+OPTIMUM_CANDIDATES, REPTILE_CANDIDATES, METASGD_CANDIDATES = 5, 8, 6  # grid starts refined
+METASGD_GRID = {1: 201, 2: 21}  # φ points per axis of Meta-SGD's coarse search
+METASGD_SCALES = 2.0 ** torch.arange(-4, 7, dtype=torch.float64)  # α = inner_lr × these
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ def _inside(x: Tensor, landscape: Landscape) -> bool:
     return bool(((x >= landscape.domain[0]) & (x <= landscape.domain[1])).all())
 
 
-def _minimise(f: Callable[[Tensor], Tensor], start: Tensor, iters: int = 40) -> Tensor:
+def _minimise(f: Callable[[Tensor], Tensor], start: Tensor, iters: int = NEWTON_ITERS) -> Tensor:
     """Newton's method with a gradient-descent fallback and backtracking, from a grid point."""
     x = start
     for _ in range(iters):
@@ -251,7 +256,7 @@ def _jacobians(r: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor
     return out.detach(), torch.stack(rows, 1)
 
 
-def _fixed_points(r: Callable[[Tensor], Tensor], starts: Tensor, iters: int = 30,
+def _fixed_points(r: Callable[[Tensor], Tensor], starts: Tensor, iters: int = FIXED_POINT_ITERS,
                   max_step: float = 0.25) -> Tensor:
     """Newton's method on r(φ) = 0 from each start at once, steps clipped to `max_step`."""
     x = starts
@@ -266,7 +271,7 @@ def _fixed_points(r: Callable[[Tensor], Tensor], starts: Tensor, iters: int = 30
 
 
 def _best_minimum(f: Callable[[Tensor], Tensor], landscape: Landscape,
-                  candidates: int = 5) -> Tensor:
+                  candidates: int = OPTIMUM_CANDIDATES) -> Tensor:
     """Global minimum of f over the domain: refine the lowest grid minima, keep the lowest."""
     points = grid(landscape)
     starts = points[_local_minima(f(points), landscape.dim)[:candidates]]
@@ -279,7 +284,8 @@ def _attracting(r: Callable[[Tensor], Tensor], x: Tensor) -> bool:
     return bool(torch.linalg.eigvals(jacobian(r, x)).real.max() < -1e-6)
 
 
-def reptile_fixed_point(landscape: Landscape, cfg: TrainConfig, candidates: int = 8) -> Tensor:
+def reptile_fixed_point(landscape: Landscape, cfg: TrainConfig,
+                        candidates: int = REPTILE_CANDIDATES) -> Tensor:
     """A stable zero of Reptile's update; of several, the one with the lowest adapted loss.
 
     Far from every well the update vanishes too, so a zero only counts if Reptile is pulled
@@ -325,7 +331,7 @@ def meta_train_path(method: str, landscape: Landscape, start, cfg: TrainConfig) 
 
 
 def metasgd_optimum(landscape: Landscape, cfg: TrainConfig,
-                    candidates: int = 6) -> tuple[Tensor, Tensor]:
+                    candidates: int = METASGD_CANDIDATES) -> tuple[Tensor, Tensor]:
     """Meta-SGD's optimum: the φ and the α per parameter that minimise Σ_n l_n(θ_n) after
     `inner_steps` steps θ ← θ − α ⊙ ∇l_n(θ), with φ and α searched together.
 
@@ -339,8 +345,8 @@ def metasgd_optimum(landscape: Landscape, cfg: TrainConfig,
     def f(z: Tensor) -> Tensor:
         return loss_after(landscape, z[..., :dim], z[..., dim:], cfg.inner_steps)
 
-    points = grid(landscape, 201 if dim == 1 else 21)
-    scales = cfg.inner_lr * 2.0 ** torch.arange(-4, 7, dtype=DTYPE)
+    points = grid(landscape, METASGD_GRID[dim])
+    scales = cfg.inner_lr * METASGD_SCALES
     alphas = torch.cartesian_prod(*[scales] * dim).reshape(-1, dim)
     pairs = torch.cat([points.repeat_interleave(len(alphas), 0), alphas.repeat(len(points), 1)], -1)
     starts = pairs[f(pairs).nan_to_num(nan=torch.inf).argsort()[:candidates]]

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from core.algorithms import AdaptPlan
+from core.budget import trace_seconds
 from core.evaluation import FamilyLearner, Probe, plan_trace
 from core.families.base import TaskFamily
 from core.models import Params
@@ -127,6 +128,34 @@ def _probe(learner: FamilyLearner, grid: torch.Tensor | None, images: bool) -> P
 
 
 Traces = dict[str, dict[int, Seen]]  # method -> step -> what was seen
+
+
+def probed_points(family: TaskFamily, task: TaskBatch) -> int:
+    """Points `adapt_all` runs the model on at every step: the query set (with the support set
+    where the model normalises by it), the drawing grid, the query images' labels."""
+    kind = drawable(family)
+    grid = {"curve": GRID_POINTS, "regions": REGION_POINTS ** 2}.get(kind, 0)
+    query, support = task.query_x.shape[1], task.support_x.shape[1]
+    context = support if getattr(family, "norm", "") == "support" else 0
+    return query + context + grid + (query + context if shows_images(family) else 0)
+
+
+def adapt_seconds(learner: FamilyLearner, trained: dict[str, AdaptPlan], task: TaskBatch,
+                  steps: int) -> float:
+    """Estimated CPU-seconds of `adapt_all` with these arguments, before running it."""
+    return trace_seconds(learner.model, list(trained), task.support_x.shape[1],
+                         probed_points(learner.family, task), steps)
+
+
+def most_steps_within(learner: FamilyLearner, trained: dict[str, AdaptPlan], task: TaskBatch,
+                      steps: int, seconds: float) -> int:
+    """The most steps (up to `steps`) whose `adapt_all` is estimated within `seconds`."""
+    low, high = 0, steps + 1  # the estimate grows with the steps: bisect
+    while high - low > 1:
+        mid = (low + high) // 2
+        fits = adapt_seconds(learner, trained, task, mid) <= seconds
+        low, high = (mid, high) if fits else (low, mid)
+    return low
 
 
 def adapt_all(learner: FamilyLearner, trained: dict[str, AdaptPlan], task: TaskBatch,

@@ -49,6 +49,11 @@ def _env_number(name: str, default: float) -> float:
     return value if math.isfinite(value) and value > 0 else default
 
 
+# CPU-seconds a page may compute for one request outside the training queue (the Inspect
+# page's live adaptation; the Parameter space page counts its own work, core/param_space_cost.py).
+PAGE_CPU_SECONDS = 2.0
+
+
 def limits() -> Limits:
     """One run's budget: META_LAB_BUDGET_S CPU-seconds (60) and META_LAB_MEMORY_MB (150)."""
     return Limits(cpu_seconds=_env_number("META_LAB_BUDGET_S", 60.0),

@@ -9,11 +9,12 @@ import pytest
 import torch._dynamo  # noqa: F401  the optimisers import it on first use: keep that out of timings
 
 from core import budget
+from core.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
 from core.config import TrainConfig
 from core.families import make_family
 from core.training import compare
 
-ALL = ("maml", "fomaml", "reptile", "pretrain", "scratch")
+ALL = tuple(METHODS)  # every registered method: one added later is counted here too
 LIMITS = budget.Limits(cpu_seconds=60, memory_bytes=200e6)
 
 
@@ -51,6 +52,58 @@ def test_estimate_within_half_to_twice_the_measured_cpu_time(family, settings, t
     predicted = budget.estimate(fam, cfg, methods).cpu_seconds
     measured = _measured(fam, cfg, methods)
     assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
+
+
+# One method alone at small settings that run every part its Cost declares: training with
+# checkpoints, each test-time scoring (ANIL's anil-whole too) and test_lr auto's tunings.
+ALONE = {
+    "sinusoid": ("sinusoid", {}, dict(iterations=100, test_tasks=300, val_tasks=50, checkpoints=2,
+                                      test_lr="auto")),
+    "digits": ("digits", {}, dict(iterations=6, meta_batch_size=8, test_tasks=30, val_tasks=10,
+                                  checkpoints=1)),
+}
+
+
+@pytest.mark.parametrize("case", ALONE)
+@pytest.mark.parametrize("method", METHODS)
+def test_every_registered_method_is_estimated_within_half_to_twice_its_cpu_time(method, case):
+    family, settings, train = ALONE[case]
+    fam, cfg = make_family(family, **settings), TrainConfig(**train)
+    budget.rates.cache_clear()
+    predicted = budget.estimate(fam, cfg, (method,)).cpu_seconds
+    measured = _measured(fam, cfg, (method,))
+    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
+
+
+def test_a_method_without_a_cost_cannot_be_registered():
+    with pytest.raises(TypeError, match="cost"):
+        Method("free", "Free", "a method that does not say what it costs", maml_gradient)
+    with pytest.raises(TypeError, match="declares no Cost"):
+        Method("free", "Free", "", maml_gradient, cost=None)
+
+
+@pytest.mark.parametrize("cost, error", [
+    (Cost((WHOLE,)), "costs nothing"),  # a trained method whose iterations are free
+    (Cost((WHOLE, WHOLE), inner=Adapting(9), outer=3), "2 scorings for 1 results"),
+])
+def test_a_cost_that_leaves_work_uncounted_cannot_be_registered(cost, error):
+    with pytest.raises(ValueError, match=error):
+        Method("free", "Free", "", maml_gradient, cost=cost)
+
+
+def test_an_adaptation_step_costs_something():
+    with pytest.raises(ValueError):
+        Adapting(0)
+
+
+def test_test_lr_auto_counts_its_tunings_and_anil_its_whole_net_scoring():
+    fam = make_family("sinusoid")
+    cfg = TrainConfig(iterations=0, test_tasks=500, val_tasks=500, checkpoints=0)
+    scoring = budget.estimate(fam, cfg, ("scratch",)).cpu_seconds
+    tuned = budget.estimate(fam, cfg.replace(test_lr="auto"), ("scratch",)).cpu_seconds
+    assert tuned == pytest.approx(5 * scoring, rel=0.05)  # 4 α factors on as many val tasks
+    anil = budget.estimate(fam, cfg, ("anil",)).cpu_seconds
+    assert anil > scoring  # its head-only scoring and anil-whole, which alone costs `scoring`
 
 
 def test_estimate_scales_with_iterations_seeds_and_methods():
@@ -119,6 +172,7 @@ import json, sys, torch
 torch.set_num_threads(1)
 import torch._dynamo
 from core import budget
+from core.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
 from core.config import TrainConfig
 from core.families import make_family
 from core.training import compare
@@ -168,6 +222,7 @@ import json, sys, torch
 torch.set_num_threads(1)
 import sklearn.datasets  # digits import it when first read: an import, not data
 from core import budget
+from core.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
 from core.families import make_family
 from core.tasks import generator
 family, settings = json.loads(sys.argv[1])

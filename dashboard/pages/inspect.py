@@ -9,7 +9,7 @@ from core.families.base import TaskFamily
 from core.runspec import RunSpec
 from core.tasks import TaskBatch
 from core.training import MethodResult
-from dashboard import adaptation, frames, state
+from dashboard import adaptation, frames, hosting, state
 from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                        task_curve_figure)
 from dashboard.i18n import fixed, t
@@ -165,6 +165,18 @@ def _task_curve(result: adaptation.Adaptation, family: TaskFamily) -> None:
     st.plotly_chart(task_curve_figure(result.scores, metric), key="chart-task-curve")
 
 
+def _too_costly(learner, trained: dict, task: TaskBatch, steps: int) -> str | None:
+    """On a shared server, one sentence when adapting every method for `steps` steps would cost
+    more than a page may compute (naming the most steps that fit); None when it fits."""
+    limit = hosting.PAGE_CPU_SECONDS
+    seconds = adaptation.adapt_seconds(learner, trained, task, steps)
+    if not hosting.hosted() or seconds <= limit:
+        return None
+    fit = adaptation.most_steps_within(learner, trained, task, steps, limit)
+    return t("inspect.too_costly", steps=steps, seconds=f"{seconds:.0f}", limit=f"{limit:g}",
+             fit=fit)
+
+
 def main() -> None:
     """Settings → cached φ per method → one task, adapted step by step to editable points."""
     spec, error = current_run()
@@ -183,6 +195,10 @@ def main() -> None:
                      min(cfg.inner_steps, cfg.max_eval_step), key="inspect_step",
                      bind="query-params")
     learner = make_learner(family, cfg.hidden)
+    too_costly = _too_costly(learner, trained, task, cfg.max_eval_step)
+    if too_costly:
+        st.warning(too_costly)
+        return
 
     def result_for(edited: TaskBatch) -> adaptation.Adaptation:
         return adaptation.adapt_all(learner, trained, edited, cfg.max_eval_step)

@@ -8,11 +8,13 @@ import streamlit as st
 import torch
 
 import core.param_space as ps
+import core.param_space_cost as cost
 from core.config import TrainConfig
 from dashboard.figures import param_space as figs
 from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe,
                                            describe_metasgd, explanation, format_point,
                                            preset_name, settings_warnings)
+from dashboard import hosting
 from dashboard.widgets import BIND
 from dashboard.i18n import fixed, t
 from dashboard.theme import label
@@ -176,6 +178,34 @@ def cached_meta_paths(land: ps.Landscape, start: tuple,
     return {m: p["phi"].tolist() for m, p in paths.items()}, paths["metasgd"][ps.ALPHA][-1].tolist()
 
 
+def refusal(key: str, units, settings: dict, levers: tuple) -> str | None:
+    """On a shared server, one sentence when `units(settings)` is more work than a request may
+    do, naming the settings to lower and how far; None when it fits (or the server is one's
+    own). Nothing is computed but the count."""
+    need = units(settings)
+    if not hosting.hosted() or need <= cost.LIMIT_UNITS:
+        return None
+    fixes = [t("ps.fix", setting=t(f"ps.{name}"), value=value) for name, low in levers
+             if (value := cost.largest_fitting(units, settings, name, low)) is not None]
+    limit = cost.seconds(cost.LIMIT_UNITS)
+    return t(key, seconds=f"{cost.seconds(need):.0f}", limit=f"{limit:.0f}",
+             fixes=t("ps.fix.or").join(fixes or [t(f"ps.{levers[0][0]}")]))
+
+
+def search_refusal(land: ps.Landscape, cfg: TrainConfig, test_steps: int,
+                   animated: bool = False) -> str | None:
+    """Why this server will not compute these settings' optima, figures and (when `animated`)
+    meta-training animation in one request; None when it will. The animation is counted with
+    the searches, which a link asks for in the same request."""
+    def units(values: dict) -> float:
+        work = cost.page_work(land, cfg.replace(**values), test_steps, values.get("iterations", 0))
+        return work.search + work.drawn + (work.animation if animated else 0.0)
+    levers = cost.ANIMATION_LEVERS if animated else cost.SEARCH_LEVERS
+    settings = {name: getattr(cfg, name) for name, _ in levers}
+    key = "ps.too_costly.animation" if animated else "ps.too_costly.search"
+    return refusal(key, units, settings, levers)
+
+
 def table(points: dict, land: ps.Landscape, inner_lr: float, k: int,
           alphas: dict) -> pd.DataFrame:
     """The 'current vs potential' numbers for each optimum and for your φ, each adapting with
@@ -261,8 +291,8 @@ def directions_chart(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig,
     st.caption(t("ps.directions_caption"))
 
 
-def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, curves: pd.DataFrame,
-              drawn: dict) -> None:
+def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, test_steps: int,
+              curves: pd.DataFrame, drawn: dict) -> None:
     """Meta-training paths of φ for each method from your φ, as a plotly animation."""
     cols = st.columns(3)
     with cols[0]:
@@ -272,6 +302,10 @@ def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, curves: p
     with cols[2]:
         iterations = slider(t("ps.iterations"), "iterations", 80, step=10)
     cfg = cfg.replace(meta_lr=meta_lr, reptile_step_size=epsilon, iterations=iterations)
+    too_costly = search_refusal(land, cfg, test_steps, animated=True)
+    if too_costly:
+        st.warning(too_costly)
+        return
     paths, alpha = cached_meta_paths(land, tuple(phi.tolist()), cfg)
     blown = [m for m, p in paths.items()
              if any(not math.isfinite(v) or abs(v) > 1e6 for row in p for v in row)]
@@ -311,6 +345,10 @@ def render() -> None:
     left, right = st.columns([1, 2.6])
     with left:
         cfg, test_steps, phi = step_widgets(defaults, dim)
+    too_costly = search_refusal(land, cfg, test_steps)
+    if too_costly:
+        right.warning(too_costly)
+        return
     found = {m: ps.as_tensor(p) for m, p in cached_optima(land, cfg).items()}
     phi_sgd, alpha = map(ps.as_tensor, cached_metasgd(land, cfg))
     found["metasgd"] = phi_sgd
@@ -327,7 +365,7 @@ def render() -> None:
     st.subheader(t("ps.directions"))
     directions_chart(land, phi, cfg, curves)
     if st.toggle(t("ps.animate"), key="animate", **BIND):
-        animation(land, phi, cfg, curves, drawn)
+        animation(land, phi, cfg, test_steps, curves, drawn)
 
 
 render()
