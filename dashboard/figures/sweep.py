@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from core.evaluation import higher_is_better
 from core.sweep_results import (PHRASES, advantage, main_metric, meta_method, is_number,
                                 summarise_seeds, summary_sentences)
-from dashboard.figures.compare import axis_title, rgba
+from dashboard.figures.compare import axis_title, heading, rgba
 from dashboard.i18n import t, t_or
 from dashboard.theme import color, label, metric_label, metric_name, steps_text
 
@@ -60,9 +60,8 @@ def scores_figure(pooled: pd.DataFrame, axes: list[str], metric: str, after: int
                     fig.add_trace(trace, 1, col)
         fig.update_xaxes(title_text=axes[0], row=1, col=col)
     fig.update_yaxes(title_text=axis_title(metric), row=1, col=1)
-    fig.update_layout(title={"text": t("sweep.chart.scores", what=metric_label(metric).capitalize(),
-                                       axis=axes[0]), "x": 0}, height=HEIGHT, margin=MARGIN,
-                      legend={"orientation": "h", "y": -0.2, "x": 0}, hoverlabel={"namelength": -1})
+    fig.update_layout(**heading(t("sweep.chart.scores", what=metric_label(metric).capitalize(),
+                                  axis=axes[0]), HEIGHT), hoverlabel={"namelength": -1})
     return fig
 
 
