@@ -290,9 +290,9 @@ def test_titles_are_wrapped_to_fit_a_phone_in_both_languages(df, results):
     from dashboard.figures.compare import LINE_COLUMNS, _columns, wrap
     from dashboard.i18n import using
     assert wrap("Adaptation curve: how each method improves step by step") == (
-        "Adaptation curve: how each method improves<br>step by step")
+        "Adaptation curve: how each method<br>improves step by step")
     assert wrap("适应曲线：每种方法如何一步步改进，" * 2).split("<br>")[0] == (
-        "适应曲线：每种方法如何一步步改进，适应曲线：")  # 22 characters, 44 columns
+        "适应曲线：每种方法如何一步步改进，适")  # 18 characters, 36 columns
     for lang in ("en", "zh"):
         with using(lang):
             gains = frames.gain_frame(results, STEPS, "loss", 1)

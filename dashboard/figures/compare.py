@@ -12,11 +12,16 @@ from dashboard.theme import color, label, metric_label, steps_text
 
 HEIGHT = 380
 MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
-# The columns of a chart's title or axis title that fit a phone (390 px) in plotly's fonts; a
-# CJK character takes two. Longer ones are broken into lines, for every screen alike.
-LINE_COLUMNS = 44
+# The columns of a chart's title or axis title that fit a phone (at 390 px a chart is 324 px
+# wide) in plotly's fonts; a CJK character takes two. Longer ones are broken into lines, on
+# every screen alike.
+LINE_COLUMNS = 36
 TITLE_LINE_PX = 22  # a title line of plotly's default title font
-_TOKENS = re.compile(r"\s+|[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+")
+LEGEND_ROW_PX = 30  # a row of a horizontal legend (measured at 390 px: 29)
+# Tokens a line may break between: spaces, words, and CJK characters (each with the closing
+# punctuation after it, which never starts a line).
+_CJK = "\u2e80-\u9fff\u3000-\u303f\uff00-\uffef"
+_TOKENS = re.compile(rf"\s+|[{_CJK}][）」』，。：；、]*|[^\s{_CJK}]+[）」』，。：；、]*")
 
 
 def _columns(text: str) -> int:
@@ -35,10 +40,12 @@ def wrap(text: str, columns: int = LINE_COLUMNS) -> str:
     return "<br>".join([*lines, line.rstrip()])
 
 
-def heading(text: str, height: int) -> dict:
+def heading(text: str, height: int, panel_rows: int = 0) -> dict:
     """Layout of a chart's title (wrapped to fit a phone) with the legend right under it, both
     placed in pixels from the top: neither runs into the other or into the axis titles on any
-    width (a legend that wraps into rows pushes the plot down)."""
+    width (a legend that wraps into rows pushes the plot down). With `panel_rows`, room for panel
+    titles under a legend of up to that many rows: they sit above the plot, where the legend's
+    push of the margin does not count them."""
     text = wrap(text)
     lines = text.count("<br>") + 1
     top = 8 + TITLE_LINE_PX * lines
@@ -48,7 +55,8 @@ def heading(text: str, height: int) -> dict:
                       "yanchor": "top"},
             "legend": {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container",
                        "y": 1 - (top + 6) / height, "yanchor": "top"},
-            "margin": {**MARGIN, "t": top + 16}, "height": height}
+            "margin": {**MARGIN, "t": top + 16 + (panel_rows * LEGEND_ROW_PX + 24 if panel_rows else 0)},
+            "height": height}
 
 
 def axis_title(metric: str, what: str | None = None) -> str:
@@ -151,6 +159,8 @@ def gain_figure(gains: pd.DataFrame) -> go.Figure:
         textangle=0, constraintext="none",  # small or negative gains keep a readable label
         hovertemplate="%{y}: %{x:.3g}<extra></extra>"))
     better = "higher" if higher_is_better(metric) else "lower"
-    fig.update_layout(xaxis_title=wrap(t(f"chart.gain.x.{better}", what=metric_label(metric), k=k)),
+    # centred under a plot that the method names narrow on a phone: shorter lines
+    fig.update_layout(xaxis_title=wrap(t(f"chart.gain.x.{better}", what=metric_label(metric), k=k),
+                                       LINE_COLUMNS - 8),
                       yaxis_title=None, showlegend=False)
     return _layout(fig, t("chart.gain.title", steps=steps_text(k)))

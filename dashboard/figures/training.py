@@ -68,5 +68,6 @@ def checkpoint_figure(checkpoints: pd.DataFrame, metric: str, trained_steps: int
     fig.update_xaxes(title_text=t("chart.meta_iteration"))
     validation = t("chart.validation", metric=metric_name(metric))
     fig.update_yaxes(title_text=axis_title(metric, validation), col=1)
-    fig.update_layout(**heading(t("chart.checkpoints.title"), HEIGHT + 60))
+    fig.update_layout(**heading(t("chart.checkpoints.title"), HEIGHT + 100,
+                                panel_rows=len(names)))  # a phone: one legend entry a row
     return fig
