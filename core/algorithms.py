@@ -316,9 +316,24 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 )}
 
 
+def result_plans(method: str) -> tuple[tuple[str, PlanHook], ...]:
+    """The results each seed of `method` yields (its own, then one per test-time variant), each
+    with the hook that plans its test-time adaptation."""
+    m = METHODS[method]
+    return ((method, m.adaptation), *((f"{method}-{suffix}", hook) for suffix, hook in m.variants))
+
+
 def result_names(method: str) -> tuple[str, ...]:
     """The results each seed of `method` yields: its own, then one per test-time variant."""
-    return (method, *(f"{method}-{suffix}" for suffix, _ in METHODS[method].variants))
+    return tuple(name for name, _ in result_plans(method))
+
+
+def plan_hook(result_name: str) -> PlanHook:
+    """The test-time plan hook of a result ('anil-whole': ANIL's whole-net variant)."""
+    hooks = dict(pair for method in METHODS for pair in result_plans(method))
+    if result_name not in hooks:
+        raise KeyError(f"no method yields a result named {result_name!r}")
+    return hooks[result_name]
 
 
 def all_result_names(methods: Sequence[str]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from core import compiled as compiling
-from core.algorithms import METHODS, AdaptPlan, Method, PlanHook, result_names
+from core.algorithms import METHODS, AdaptPlan, Method, PlanHook, plan_hook, result_plans
 from core.config import TrainConfig
 from core.budget import scoring_chunk
 from core.evaluation import (FamilyLearner, Stop, Stopped, make_learner, score_plan, summary_rows,
@@ -68,6 +68,13 @@ class MethodResult:
         if not self.diverged:
             return n
         return self.diverged_from or 0
+
+    def test_plan(self, learner: FamilyLearner, cfg: TrainConfig) -> AdaptPlan:
+        """How test time adapts this result: its kept plan, or (runs saved before plans were
+        kept) the plan its method's hook makes from `params`, α scaled as it was scored."""
+        if self.plan is not None:
+            return self.plan
+        return plan_hook(self.method)(learner, self.params, cfg).scaled(self.test_lr_scale)
 
     @property
     def test_lr(self) -> str:
@@ -176,8 +183,7 @@ def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     result.seconds = time.perf_counter() - start
     result.params = method.finish(learner, {k: v.detach() for k, v in phi.items()}, cfg)
     training_diverged = result.diverged
-    hooks = (method.adaptation, *(hook for _, hook in method.variants))
-    for name, hook in zip(result_names(method_name), hooks):
+    for name, hook in result_plans(method_name):
         if name != method_name:
             result = MethodResult(name, cfg.seed, result.params, result.seconds, {},
                                   diverged=training_diverged)

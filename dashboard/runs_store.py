@@ -1,7 +1,6 @@
 """The dashboard's run store: the local SQLite store, or one in memory per visitor when hosted."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Sequence
 
 import streamlit as st
@@ -19,7 +18,6 @@ from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
 from dashboard.state import hold_opened
 
-GALLERY_PREFIX = "Gallery: "
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
            "hosted"]
 
@@ -98,17 +96,6 @@ def gallery_caption(key: str) -> str | None:
     seeds = len(run.settings["seeds"])
     return t("runs.gallery_caption.one" if seeds == 1 else "runs.gallery_caption.many",
              iterations=f"{run.settings['train']['iterations']:,}", seeds=seeds, key=key)
-
-
-def add_gallery(store: RunStore) -> list[str]:
-    """Copy the gallery's runs the store lacks (by name) into it; their names."""
-    have = set(store.names())
-    added = []
-    for entry in gallery.entries():
-        run = gallery_run(entry.key)
-        if run is not None and f"{GALLERY_PREFIX}{run.name}" not in have:
-            added.append(store.save(replace(run, name=f"{GALLERY_PREFIX}{run.name}")))
-    return added
 
 
 def open_problem(spec: RunSpec) -> str | None:

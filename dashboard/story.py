@@ -98,7 +98,9 @@ def leader_sentence(df: pd.DataFrame, metric: str) -> str:
 
 
 def headline(df: pd.DataFrame, gains: pd.DataFrame, metric: str, k: int) -> str:
-    """Best before adaptation, best after k steps, and who gains most from adapting."""
+    """Best before adaptation (now), best after k steps (the potential, as the lecture names
+    it), and who gains most: the gain is after minus before, a different thing, since a low
+    start leaves more room to gain."""
     lead = leaders(df, metric).set_index("step")
     if lead.empty or k not in lead.index:
         return t("story.no_results")
@@ -107,7 +109,9 @@ def headline(df: pd.DataFrame, gains: pd.DataFrame, metric: str, k: int) -> str:
     finite = gains[gains.gain.map(math.isfinite)]
     if not finite.empty:
         top = finite.sort_values("gain", ascending=False).iloc[0]
-        text += t("story.potential", method=label(top.method), gain=_number(top.gain))
+        same = top.method == lead.loc[k].best
+        text += t("story.gain.same" if same else "story.gain.other", method=label(top.method),
+                  gain=_number(top.gain))
     return text
 
 

@@ -1,4 +1,6 @@
 """The Inspect page adapts with the scoring code: per task it shows exactly the scored numbers."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -44,3 +46,43 @@ def test_inspect_shows_the_scores_of_the_held_out_task(name, settings):
             mine = shown[(shown.method == r.method) & (shown.metric == metric)].set_index("step")
             values = torch.tensor(mine.value[list(cfg.eval_steps)].to_numpy(), dtype=table.dtype)
             torch.testing.assert_close(values, table[:, index], rtol=1e-5, atol=1e-6)
+
+
+def test_a_result_saved_without_its_plan_gets_the_plan_it_was_scored_with():
+    """Runs saved before plans were kept (the older gallery files): the method's hook rebuilds
+    the plan from φ, ANIL's whole-net variant and Meta-SGD's learned α included."""
+    family = make_family("clusters")
+    cfg = TrainConfig(iterations=2, meta_batch_size=2, hidden=(8,), test_tasks=3, val_tasks=2,
+                      checkpoints=0, eval_steps=(0, 1), inner_lr=0.3, seed=1)
+    learner = make_learner(family, cfg.hidden)
+    results = [e for e in compare(family, ["maml", "anil", "metasgd", "pretrain"], cfg)
+               if isinstance(e, MethodResult)]
+    assert {r.method for r in results} >= {"anil-whole", "metasgd"}
+    for r in results:
+        rebuilt = replace(r, plan=None).test_plan(learner, cfg)
+        assert rebuilt.only == r.plan.only, r.method
+        lr, kept = rebuilt.inner_lr, r.plan.inner_lr
+        assert (lr.keys() == kept.keys() and all(torch.equal(lr[k], kept[k]) for k in lr)
+                if isinstance(kept, dict) else lr == kept), r.method
+        assert all(torch.equal(rebuilt.params[k], r.plan.params[k]) for k in r.plan.params)
+
+
+@pytest.mark.parametrize("key", ["consistent-labels", "anil-metasgd"])
+def test_inspect_on_a_gallery_run_shows_its_stored_scores_of_the_typical_task(key):
+    """What Inspect shows before anyone trains: the gallery run's own per-task numbers (its
+    plans rebuilt for consistent-labels, kept for anil-metasgd)."""
+    from core import gallery
+    from dashboard.frames import typical_task
+    run = gallery.load(key)
+    spec = run.spec()
+    family, cfg = spec.make_family(), spec.config
+    index = typical_task(run.results, spec.seeds[0], cfg.eval_steps, cfg.inner_steps)
+    learner = make_learner(family, cfg.hidden)
+    task = adaptation.held_out_task(family, spec.seeds[0], cfg.test_tasks, index)
+    shown = adaptation.adapt_all(learner, {r.method: r.test_plan(learner, cfg) for r in run.results},
+                                 task, cfg.max_eval_step).scores
+    for r in run.results:
+        for metric, table in r.scores.items():
+            mine = shown[(shown.method == r.method) & (shown.metric == metric)].set_index("step")
+            values = torch.tensor(mine.value[list(cfg.eval_steps)].to_numpy(), dtype=table.dtype)
+            torch.testing.assert_close(values, table[:, index], rtol=1e-5, atol=1e-5)

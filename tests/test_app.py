@@ -101,7 +101,8 @@ def test_train_draws_the_three_charts_with_one_trace_per_method():
     assert all(_values(t.x) == [0, 1, 2, 3] for t in lines)  # steps on the x axis
     assert "accuracy" in curve.layout.yaxis.title.text  # classification: accuracy first
     assert sorted(_values(gain.data[0].y)) == sorted(names)
-    assert any("Before adaptation" in m.value for m in at.markdown)
+    assert any("**Now**, before adaptation" in m.value and "**Potential**" in m.value
+               for m in at.markdown)  # the headline
     assert len(at.get("download_button")) == 2  # results CSV and settings JSON
 
 

@@ -75,3 +75,14 @@ def test_about_link_to_a_preset_gives_a_shareable_url_narrow_and_dark():
         assert iterations.input_value() == "400"
         _no_exception(page, "narrow dark Compare")
         page.screenshot(path=str(ARTIFACTS / "compare-narrow-dark.png"))
+
+
+def test_inspect_opens_on_the_gallery_run_and_a_click_adds_a_point():
+    """No Train pressed: the scenario's gallery run, said in one line, and clicking works on it."""
+    with serve_app() as (url, _), open_page(f"{url}/inspect", height=1400) as page:
+        page.get_by_text("pre-computed (gallery) run").wait_for(timeout=30_000)
+        page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)
+        _no_exception(page, "Inspect on the gallery run")
+        _click_adds_a_support_point(page)
+        _no_exception(page, "Inspect on the gallery run after a click")
+        page.screenshot(path=str(ARTIFACTS / "inspect-gallery.png"))

@@ -73,8 +73,28 @@ def test_sentences_come_from_the_numbers(df, results):
         "Pre-training leads before adaptation; MAML leads from step 1 on.")
     gains = frames.gain_frame(results, STEPS, "loss", 1)
     text = story.headline(df, gains, "loss", 1)
-    assert "**Pre-training** has the lowest loss (1.00)" in text
-    assert "**MAML** has the lowest loss (0.500)" in text and "is MAML's: 1.50" in text
+    assert text == ("**Now**, before adaptation (step 0): **Pre-training** has the lowest loss "
+                    "(1.00). **Potential**, the score after 1 step on each new task's support "
+                    "set: **MAML** has the lowest loss (0.500). MAML also gains the most from "
+                    "adapting (1.50).")
+
+
+def test_the_headline_names_potential_by_the_score_after_k_steps_not_by_the_gain():
+    """Scratch starts far lower and gains the most, MAML is best after one step: the potential
+    is MAML's, the gain is Scratch's and is called a gain, with why it is bigger."""
+    runs = [_result("pretrain", [1.0, 0.9, 0.85, 0.8]), _result("maml", [2.0, 0.5, 0.4, 0.35]),
+            _result("scratch", [4.0, 1.5, 1.2, 1.0])]
+    df = frames.results_frame(runs, STEPS)
+    text = story.headline(df, frames.gain_frame(runs, STEPS, "loss", 1), "loss", 1)
+    now, potential, gain = text.split(". ", 2)
+    assert now.endswith("**Pre-training** has the lowest loss (1.00)")
+    assert potential.startswith("**Potential**") and "**MAML** has the lowest loss (0.500)" in potential
+    assert gain.startswith("The biggest *gain* from adapting (after minus before) is "
+                           "Scratch (random init)'s (2.50): a low start leaves more room to gain")
+    assert "potential" not in gain.split(":")[0].lower()  # the gain is never named potential
+    at_three = story.headline(df, frames.gain_frame(runs, STEPS, "loss", 3), "loss", 3)
+    assert "after 3 steps on each new task's support set: **MAML** has the lowest loss (0.350)" \
+        in at_three and "Scratch (random init)'s (3.00)" in at_three
 
 
 def test_sentence_flips_when_the_numbers_flip():
@@ -141,7 +161,7 @@ def test_accuracy_charts_show_chance(df):
 def test_gain_figure_sorts_methods_and_skips_diverged(results):
     fig = gain_figure(frames.gain_frame(results, STEPS, "loss", 1))
     assert list(fig.data[0].y) == ["Pre-training", "MAML"]
-    assert "step 0 − step 1" in fig.layout.xaxis.title.text
+    assert "step 0 − step 1" in fig.layout.xaxis.title.text.replace("<br>", " ")  # wrapped
 
 
 def test_a_method_whose_later_steps_diverge_keeps_its_sound_steps():
@@ -261,3 +281,28 @@ def test_typical_task_is_the_median_gain_over_methods_not_task_zero():
     flipped = [MethodResult("maml", 0, {}, 0.0, {"loss": -a})]  # every gain's sign reversed
     assert frames.typical_task(flipped, 0, (0, 1), 1) == 2  # still the median
     assert frames.typical_task([], 0, (0, 1), 1) == 0
+
+
+def test_titles_are_wrapped_to_fit_a_phone_in_both_languages(df, results):
+    """A 390 px screen holds about LINE_COLUMNS columns of title (a CJK character takes two):
+    every line of every Compare and Training chart's title and axis titles fits, and the legend
+    sits under the title, clear of the axis titles."""
+    from dashboard.figures.compare import LINE_COLUMNS, _columns, wrap
+    from dashboard.i18n import using
+    assert wrap("Adaptation curve: how each method improves step by step") == (
+        "Adaptation curve: how each method<br>improves step by step")
+    assert wrap("适应曲线：每种方法如何一步步改进，" * 2).split("<br>")[0] == (
+        "适应曲线：每种方法如何一步步改进，适")  # 18 characters, 36 columns
+    for lang in ("en", "zh"):
+        with using(lang):
+            gains = frames.gain_frame(results, STEPS, "loss", 1)
+            figs = [before_after_figure(df, "loss", 1), adaptation_curve_figure(df, "loss"),
+                    gain_figure(gains), meta_loss_figure(frames.history_frame(results)),
+                    checkpoint_figure(frames.checkpoint_frame(results), "loss", 1, 3)]
+        for fig in figs:
+            texts = [fig.layout.title.text, fig.layout.xaxis.title.text or "",
+                     fig.layout.yaxis.title.text or ""]
+            assert all(_columns(line) <= LINE_COLUMNS for text in texts
+                       for line in text.split("<br>")), texts
+            assert fig.layout.legend.yref == "container" and fig.layout.legend.y > 0.5  # on top
+            assert fig.layout.legend.y < fig.layout.title.y

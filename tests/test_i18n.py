@@ -156,8 +156,14 @@ def test_sentences_are_built_in_chinese_from_templates():
     with using("zh"):
         lead, head = story.leader_sentence(df, "accuracy"), story.headline(df, gains, "accuracy", 1)
     assert lead == "适应之前预训练领先；从第 1 步起MAML领先。"
-    assert head.startswith("**适应之前**（第 0 步），**预训练**的准确率最高（0.500）。")
-    assert "微调 1 步之后" in head and "MAML：0.560" in head
+    assert head.startswith("**现在**，即适应之前（第 0 步）：**预训练**的准确率最高（0.500）。")
+    assert "**潜力**，即在每个新任务的支持集上微调 1 步之后的成绩：**MAML**" in head
+    assert head.endswith("MAML从适应中得到的提升也最大（0.560）。")
+    gains.loc[gains.method == "pretrain", "gain"] = 0.7  # the gain leader is not the potential's
+    with using("zh"):
+        head = story.headline(df, gains, "accuracy", 1)
+    assert head.endswith("适应带来的*提升*（之后减之前）最大的是预训练（0.700）：起点低，提升的空间"
+                         "就大，所以提升大并不等于潜力大。")
     with using("en"):
         assert story.leader_sentence(df, "accuracy") == ("Pre-training leads before adaptation; "
                                                           "MAML leads from step 1 on.")
@@ -199,8 +205,8 @@ def test_compare_figures_are_drawn_in_the_language_asked_for():
                  *(tr.hovertemplate or "" for tr in fig.data))]
 
     english, chinese = texts("en"), texts("zh")
-    assert "Before vs after adaptation: test accuracy on new tasks" in english
-    assert "适应前后对比：新任务上的测试准确率" in chinese
+    assert "Now vs potential: test accuracy on<br>new tasks" in english  # fits a phone
+    assert "现在与潜力：新任务上的测试准确率" in chinese
     assert "测试准确率（越高越好）" in chinese and "适应之前（第 0 步）" in chinese
     assert not any(CJK.search(text) for text in english)
     assert any("95% 置信区间" in h for h in chinese)

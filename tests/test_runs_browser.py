@@ -16,7 +16,7 @@ def test_runs_page_overlays_two_runs_in_chromium(tmp_path, monkeypatch):
         save_run(store, *tiny_run(steps), name)
     with serve_app() as (url, _), open_page(f"{url}/runs", height=2200) as page:
         page.get_by_text("Runs to overlay", exact=True).wait_for(timeout=30_000)
-        assert page.locator(".main-svg").count() == 0
+        page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # the gallery's run
         for name in ("MAML 1 inner step", "MAML 2 inner steps"):
             page.locator('[data-testid="stMultiSelect"]').click()
             page.get_by_role("option", name=name).click()

@@ -91,8 +91,9 @@ def test_two_saved_runs_are_listed_and_overlaid(home, runs):
     filled(home, runs)
     at = open_page()
     table = at.dataframe[0].value
-    assert list(table.name) == ["one step", "two steps"] and set(table.iterations) == {5}
-    assert not figures(at)
+    mine = table[table.whose == "yours"]
+    assert list(mine.name) == ["one step", "two steps"] and set(mine.iterations) == {5}
+    assert list(table.name[2:]) == [f"Gallery: {s.key}" for s in SCENARIOS]  # beside them
     at.multiselect(key="runs.overlay").set_value(["one step", "two steps"]).run()
     assert not at.exception
     differences = at.dataframe[1].value
@@ -122,7 +123,7 @@ def test_rename_and_delete(home, runs):
     at.text_input(key="runs.new_name").set_value("MAML, 2 inner steps").run()
     next(b for b in at.button if b.label == "Rename").click().run()
     assert store.names() == ["one step", "MAML, 2 inner steps"]
-    assert list(at.dataframe[0].value.name) == ["one step", "MAML, 2 inner steps"]
+    assert list(at.dataframe[0].value.name[:2]) == ["one step", "MAML, 2 inner steps"]
     at.selectbox(key="runs.manage").set_value("one step").run()
     next(b for b in at.button if b.label == "Delete").click().run()
     assert store.names() == ["MAML, 2 inner steps"]
@@ -139,7 +140,8 @@ def test_hosted_visitors_get_their_own_memory_store(home, runs, monkeypatch):
     filled(home, runs)
     monkeypatch.setenv("META_LAB_HOSTED", "1")
     at = open_page()
-    assert "No saved runs yet" in at.info[0].value  # the server's file store is not shown
+    assert set(at.dataframe[0].value.whose) == {"gallery (pre-computed, read-only)"}  # the
+    # server's file store is not shown, the server's own gallery is
     assert "as long as this browser tab" in at.caption[0].value
 
 
@@ -148,7 +150,7 @@ def test_a_damaged_store_warns_and_the_page_keeps_working(home):
     at = open_page()
     assert "damaged or not a run store" in at.warning[0].value
     assert "kept in memory" in at.warning[0].value
-    assert "No saved runs yet" in at.info[0].value
+    assert len(at.dataframe[0].value) == len(SCENARIOS)  # the gallery's runs
 
 
 def test_uploads_import_good_files_and_refuse_bad_ones_in_one_sentence(runs):

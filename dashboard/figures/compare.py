@@ -1,6 +1,8 @@
 """Compare-page figures: before vs after adaptation, the adaptation curve, and the gain."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -10,13 +12,57 @@ from dashboard.theme import color, label, metric_label, steps_text
 
 HEIGHT = 380
 MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
+# The columns of a chart's title or axis title that fit a phone (at 390 px a chart is 324 px
+# wide) in plotly's fonts; a CJK character takes two. Longer ones are broken into lines, on
+# every screen alike.
+LINE_COLUMNS = 36
+TITLE_LINE_PX = 22  # a title line of plotly's default title font
+LEGEND_ROW_PX = 30  # a row of a horizontal legend (measured at 390 px: 29)
+# Tokens a line may break between: spaces, words, and CJK characters (each with the closing
+# punctuation after it, which never starts a line).
+_CJK = "\u2e80-\u9fff\u3000-\u303f\uff00-\uffef"
+_TOKENS = re.compile(rf"\s+|[{_CJK}][）」』，。：；、]*|[^\s{_CJK}]+[）」』，。：；、]*")
 
+
+def _columns(text: str) -> int:
+    return sum(2 if ord(c) >= 0x2E80 else 1 for c in text)
+
+
+def wrap(text: str, columns: int = LINE_COLUMNS) -> str:
+    """The text with plotly's line breaks (<br>) so that no line is wider than `columns`:
+    at spaces, and between any two CJK characters."""
+    lines, line = [], ""
+    for token in _TOKENS.findall(text):
+        if line.strip() and not token.isspace() and _columns(line + token) > columns:
+            lines.append(line.rstrip())
+            line = ""
+        line += "" if token.isspace() and not line else token
+    return "<br>".join([*lines, line.rstrip()])
+
+
+def heading(text: str, height: int, panel_rows: int = 0) -> dict:
+    """Layout of a chart's title (wrapped to fit a phone) with the legend right under it, both
+    placed in pixels from the top: neither runs into the other or into the axis titles on any
+    width (a legend that wraps into rows pushes the plot down). With `panel_rows`, room for panel
+    titles under a legend of up to that many rows: they sit above the plot, where the legend's
+    push of the margin does not count them."""
+    text = wrap(text)
+    lines = text.count("<br>") + 1
+    top = 8 + TITLE_LINE_PX * lines
+    # plotly centres a title's lines on its anchor: lift it back by the extra lines
+    y = 1 - (8 + TITLE_LINE_PX * (lines - 1)) / height
+    return {"title": {"text": text, "x": 0, "xanchor": "left", "yref": "container", "y": y,
+                      "yanchor": "top"},
+            "legend": {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container",
+                       "y": 1 - (top + 6) / height, "yanchor": "top"},
+            "margin": {**MARGIN, "t": top + 16 + (panel_rows * LEGEND_ROW_PX + 24 if panel_rows else 0)},
+            "height": height}
 
 
 def axis_title(metric: str, what: str | None = None) -> str:
     """E.g. 'test loss (lower is better)'; `what` names another quantity of the same metric."""
     better = "higher" if higher_is_better(metric) else "lower"
-    return t(f"chart.better.{better}", what=what or metric_label(metric))
+    return wrap(t(f"chart.better.{better}", what=what or metric_label(metric)))
 
 
 def rgba(hex_color: str, alpha: float) -> str:
@@ -25,10 +71,8 @@ def rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _layout(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, height=HEIGHT,
-                      margin=MARGIN, legend={"orientation": "h", "y": -0.18, "x": 0},
-                      hoverlabel={"namelength": -1})
+def _layout(fig: go.Figure, text: str) -> go.Figure:
+    fig.update_layout(**heading(text, HEIGHT), hoverlabel={"namelength": -1})
     return fig
 
 
@@ -98,12 +142,13 @@ def adaptation_curve_figure(df: pd.DataFrame, metric: str, crossings: pd.DataFra
                                          "line": {"color": "black", "width": 1}},
                                  text=text, hovertemplate="%{text}<extra></extra>"))
     _chance(fig, chance)
-    fig.update_layout(xaxis_title=t("chart.curve.x"), yaxis_title=axis_title(metric))
+    fig.update_layout(xaxis_title=wrap(t("chart.curve.x")), yaxis_title=axis_title(metric))
     return _layout(fig, t("chart.curve.title"))
 
 
 def gain_figure(gains: pd.DataFrame) -> go.Figure:
-    """Improvement from step 0 to step k per method: 'potential' as a number, with 95 % CIs."""
+    """Improvement from step 0 to step k per method, with 95 % CIs: the gain, not the potential
+    (the score after k steps); a low start leaves more room to gain."""
     rows = gains[gains.diverged == ""].sort_values("gain")
     metric, k = gains.metric.iloc[0], int(gains.k.iloc[0])
     fig = go.Figure(go.Bar(
@@ -114,6 +159,8 @@ def gain_figure(gains: pd.DataFrame) -> go.Figure:
         textangle=0, constraintext="none",  # small or negative gains keep a readable label
         hovertemplate="%{y}: %{x:.3g}<extra></extra>"))
     better = "higher" if higher_is_better(metric) else "lower"
-    fig.update_layout(xaxis_title=t(f"chart.gain.x.{better}", what=metric_label(metric), k=k),
+    # centred under a plot that the method names narrow on a phone: shorter lines
+    fig.update_layout(xaxis_title=wrap(t(f"chart.gain.x.{better}", what=metric_label(metric), k=k),
+                                       LINE_COLUMNS - 8),
                       yaxis_title=None, showlegend=False)
     return _layout(fig, t("chart.gain.title", steps=steps_text(k)))

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures.compare import rgba
+from dashboard.figures.compare import heading, rgba
 from dashboard.i18n import t
 from dashboard.theme import class_color, color, label, metric_name, steps_text
 
@@ -161,9 +161,6 @@ def task_curve_figure(scores: pd.DataFrame, metric: str) -> go.Figure:
     for method, rows in scores[scores.metric == metric].groupby("method", sort=False):
         fig.add_trace(go.Scatter(x=rows.step, y=rows.value, mode="lines+markers",
                                  name=label(method), line={"color": color(method)}))
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      title={"text": t("chart.task_curve.title", metric=metric_name(metric)),
-                             "x": 0},
-                      xaxis_title=t("chart.finetuning_steps"), yaxis_title=metric_name(metric),
-                      legend={"orientation": "h", "y": -0.3, "x": 0})
+    fig.update_layout(**heading(t("chart.task_curve.title", metric=metric_name(metric)), 340),
+                      xaxis_title=t("chart.finetuning_steps"), yaxis_title=metric_name(metric))
     return fig

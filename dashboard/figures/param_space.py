@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.figures.compare import heading, wrap
 from dashboard.i18n import t
 from dashboard.theme import METHOD_COLORS, label
 
@@ -108,11 +109,8 @@ def _is_2d(frame: pd.DataFrame) -> bool:
 
 
 def _base_layout(fig: go.Figure, title: str, two_d: bool) -> go.Figure:
-    """Shared layout: title, legend below, and an equal aspect ratio for two parameters."""
-    fig.update_layout(title=title, height=600 if two_d else 520,
-                      margin=dict(l=10, r=10, t=50, b=10),
-                      # below the axis title φ even on a 900 px window
-                      legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0))
+    """Shared layout: title, legend under it, and an equal aspect ratio for two parameters."""
+    fig.update_layout(**heading(title, 600 if two_d else 520))  # the legend under the title
     if two_d:  # equal units on both axes, without widening the requested ranges
         fig.update_yaxes(scaleanchor="x", scaleratio=1, title="φ₂")
         fig.update_xaxes(title="φ₁", constrain="domain")
@@ -186,7 +184,7 @@ def landscape_figure(curves: pd.DataFrame, optima: pd.DataFrame, paths: pd.DataF
         fig = _landscape_2d(curves, optima, paths, phi, centres)
     else:
         fig = _landscape_1d(curves, optima, paths, phi)
-    return fig.update_layout(title=title) if title else fig
+    return fig.update_layout(**heading(title, fig.layout.height)) if title else fig
 
 
 def _landscape_1d(curves, optima, paths, phi) -> go.Figure:
@@ -315,7 +313,7 @@ def _directions_1d(directions: pd.DataFrame, phi: tuple, length: float) -> go.Fi
     fig.add_trace(go.Scatter(x=[phi[0]] * 2, y=[-0.5, len(directions) - 0.5], mode="lines",
                              name=t("ps.phi"), line=dict(color=PHI_COLOR, dash="dashdot")))
     fig.update_layout(annotations=arrows, height=320, showlegend=False,
-                      title=t("ps.title.directions"),
+                      title=wrap(t("ps.title.directions")),
                       margin=dict(l=10, r=10, t=50, b=10))
     fig.update_xaxes(title="φ", range=[phi[0] - 1.6 * length, phi[0] + 1.6 * length])
     # the labels stand in the axis margin, clear of arrows pointing either way

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.figures.compare import HEIGHT, MARGIN, axis_title, rgba
+from dashboard.figures.compare import HEIGHT, axis_title, heading, rgba, wrap
 from dashboard.i18n import t
 from dashboard.theme import color, metric_label, steps_text
 
@@ -12,9 +12,7 @@ DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
 def _layout(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"}, height=HEIGHT + 60,
-                      margin=MARGIN, legend={"orientation": "h", "y": -0.25, "x": 0},
-                      hoverlabel={"namelength": -1})
+    fig.update_layout(**heading(title, HEIGHT + 60), hoverlabel={"namelength": -1})
     return fig
 
 
@@ -35,7 +33,7 @@ def runs_curve_figure(df: pd.DataFrame, metric: str) -> go.Figure:
                 x=rows.step, y=rows["mean"], name=name, legendgroup=group, mode="lines+markers",
                 line={"color": color(method), "width": 2.5, "dash": DASHES[i % len(DASHES)]},
                 hovertemplate=name + "<br>" + t("chart.step_hover") + "<extra></extra>"))
-    fig.update_layout(xaxis_title=t("chart.curve.x"), yaxis_title=axis_title(metric))
+    fig.update_layout(xaxis_title=wrap(t("chart.curve.x")), yaxis_title=axis_title(metric))
     return _layout(fig, t("runs.chart.curves"))
 
 

@@ -11,12 +11,13 @@ from plotly.subplots import make_subplots
 from core.evaluation import higher_is_better
 from core.sweep_results import (PHRASES, advantage, main_metric, meta_method, is_number,
                                 summarise_seeds, summary_sentences)
-from dashboard.figures.compare import axis_title, rgba
+from dashboard.figures.compare import LEGEND_ROW_PX, axis_title, heading, rgba, wrap
 from dashboard.i18n import t, t_or
 from dashboard.theme import color, label, metric_label, metric_name, steps_text
 
 HEIGHT = 400
 MARGIN = {"l": 10, "r": 10, "t": 60, "b": 10}
+PANEL_COLUMNS = 20  # a heatmap panel's title: half a phone's chart, beside the colour bar
 
 
 def _positions(values: list) -> list:
@@ -60,9 +61,11 @@ def scores_figure(pooled: pd.DataFrame, axes: list[str], metric: str, after: int
                     fig.add_trace(trace, 1, col)
         fig.update_xaxes(title_text=axes[0], row=1, col=col)
     fig.update_yaxes(title_text=axis_title(metric), row=1, col=1)
-    fig.update_layout(title={"text": t("sweep.chart.scores", what=metric_label(metric).capitalize(),
-                                       axis=axes[0]), "x": 0}, height=HEIGHT, margin=MARGIN,
-                      legend={"orientation": "h", "y": -0.2, "x": 0}, hoverlabel={"namelength": -1})
+    # Panel titles sit under the legend, which a phone shows one entry a row.
+    rows = sum(tr.showlegend is not False for tr in fig.data) if len(axes) > 1 else 0
+    title = t("sweep.chart.scores", what=metric_label(metric).capitalize(), axis=axes[0])
+    fig.update_layout(**heading(title, HEIGHT + LEGEND_ROW_PX * rows, panel_rows=rows),
+                      hoverlabel={"namelength": -1})
     return fig
 
 
@@ -98,8 +101,8 @@ def advantage_figure(before: pd.DataFrame, after: pd.DataFrame, axes: list[str],
     95 % CIs overlap read 'tie' under a pale veil."""
     metric = after.metric.iloc[0] if not after.empty else "accuracy"
     fig = make_subplots(1, 2, shared_yaxes=True, horizontal_spacing=0.06,
-                        subplot_titles=[t("chart.before_step0"),
-                                        t("chart.after", steps=steps_text(k))])
+                        subplot_titles=[wrap(t("chart.before_step0"), PANEL_COLUMNS),
+                                        wrap(t("chart.after", steps=steps_text(k)), PANEL_COLUMNS)])
     for col, adv in enumerate((before, after), 1):
         fig.add_trace(_heatmap(adv, axes), 1, col)
         _veil_ties(fig, adv, axes, col)
@@ -116,7 +119,7 @@ def advantage_figure(before: pd.DataFrame, after: pd.DataFrame, axes: list[str],
                "subtitle": {"text": t("sweep.chart.lead_unit", meta=label(meta), unit=unit)}},
         coloraxis={"colorscale": "RdBu", "cmid": 0, "cmin": -limit, "cmax": limit,
                    "colorbar": {"title": t("sweep.chart.lead_bar")}},
-        height=HEIGHT + 30, margin={**MARGIN, "t": MARGIN["t"] + 45})
+        height=HEIGHT + 50, margin={**MARGIN, "t": MARGIN["t"] + 65})
     return fig
 
 

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.algorithms import METHODS
-from dashboard.figures.compare import HEIGHT, MARGIN, axis_title
+from dashboard.figures.compare import HEIGHT, axis_title, heading, wrap
 from dashboard.i18n import t, t_or
 from dashboard.theme import color, label, metric_name, steps_text
 
@@ -33,11 +33,10 @@ def meta_loss_figure(history: pd.DataFrame, window: int = 10) -> go.Figure:
                                  + "<extra></extra>"))
     positive = mean.meta_loss[mean.meta_loss > 0]
     log = not positive.empty and positive.max() / positive.min() > 30
-    fig.update_layout(title={"text": t("chart.meta_loss.title"), "x": 0}, height=HEIGHT,
-                      margin=MARGIN, xaxis_title=t("chart.meta_iteration"),
-                      yaxis_title=t("chart.training_loss.log" if log else "chart.training_loss"),
-                      yaxis_type="log" if log else "linear",
-                      legend={"orientation": "h", "y": -0.2, "x": 0})
+    fig.update_layout(**heading(t("chart.meta_loss.title"), HEIGHT),
+                      xaxis_title=t("chart.meta_iteration"),
+                      yaxis_title=wrap(t("chart.training_loss.log" if log else "chart.training_loss")),
+                      yaxis_type="log" if log else "linear")
     if log:  # labels on powers of ten only: plotly's 2…9 labels pile up on a short chart
         fig.update_yaxes(dtick=1)
     return fig
@@ -69,7 +68,6 @@ def checkpoint_figure(checkpoints: pd.DataFrame, metric: str, trained_steps: int
     fig.update_xaxes(title_text=t("chart.meta_iteration"))
     validation = t("chart.validation", metric=metric_name(metric))
     fig.update_yaxes(title_text=axis_title(metric, validation), col=1)
-    fig.update_layout(title={"text": t("chart.checkpoints.title"), "x": 0}, height=HEIGHT + 40,
-                      margin={**MARGIN, "t": 80},
-                      legend={"orientation": "h", "y": -0.25, "x": 0})
+    fig.update_layout(**heading(t("chart.checkpoints.title"), HEIGHT + 100,
+                                panel_rows=len(names)))  # a phone: one legend entry a row
     return fig

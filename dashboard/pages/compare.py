@@ -53,6 +53,7 @@ def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag
     st.plotly_chart(adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
                     key=f"{tag}-curve")
     st.plotly_chart(gain_figure(gains), key=f"{tag}-gain")
+    st.caption(t("compare.gain_caption"))  # so that a big gain from a low start is not read as potential
 
 
 def _test_lr_note(spec: RunSpec, df) -> None:

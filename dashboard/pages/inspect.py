@@ -9,9 +9,10 @@ from core.families.base import TaskFamily
 from core.runspec import RunSpec
 from core.tasks import TaskBatch
 from core.training import MethodResult
-from dashboard import adaptation, frames, hosting, state
+from dashboard import adaptation, frames, hosting
 from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                        task_curve_figure)
+from dashboard.gallery_view import results_or_gallery
 from dashboard.i18n import fixed, t
 from dashboard.sidebar import current_run
 from dashboard.theme import class_color
@@ -179,22 +180,22 @@ def _too_costly(learner, trained: dict, task: TaskBatch, steps: int) -> str | No
 
 def main() -> None:
     """Settings → cached φ per method → one task, adapted step by step to editable points."""
-    spec, error = current_run()
     st.title(t("inspect.title"))
     st.markdown(t("inspect.intro"))
-    results = state.results_or_prompt(spec, error)
-    if results is None:
+    shown = results_or_gallery(*current_run())
+    if shown is None:
         return
+    spec, results = shown.spec, shown.results
     family, cfg = spec.make_family(), spec.config
     task, seed, task_id = _pick_task(spec, family, results)
-    # a method whose test-time steps diverge later is still shown: its first steps are sound
-    trained = {r.method: r.plan for r in results
-               if r.seed == seed and r.sound_steps(len(cfg.eval_steps)) > 0}
     _clamp("inspect_step", cfg.max_eval_step)
     step = st.slider(t("inspect.step"), 0, cfg.max_eval_step,
                      min(cfg.inner_steps, cfg.max_eval_step), key="inspect_step",
                      bind="query-params")
     learner = make_learner(family, cfg.hidden)
+    # a method whose test-time steps diverge later is still shown: its first steps are sound
+    trained = {r.method: r.test_plan(learner, cfg) for r in results
+               if r.seed == seed and r.sound_steps(len(cfg.eval_steps)) > 0}
     too_costly = _too_costly(learner, trained, task, cfg.max_eval_step)
     if too_costly:
         st.warning(too_costly)

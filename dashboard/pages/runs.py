@@ -1,4 +1,5 @@
-"""Runs page: the saved runs; rename, delete, download, upload; overlay two or more of them."""
+"""Runs page: the visitor's saved runs beside the gallery's (read-only); rename, delete,
+download, upload; overlay one or more of them."""
 from __future__ import annotations
 
 import re
@@ -7,28 +8,57 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
+from core import gallery
 from core.runfile import MAX_FILE_BYTES, SavedRun
+from core.scenarios import SCENARIOS
 from core.store import RunStore, StoreError
 from dashboard import frames
 from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
 from dashboard.i18n import fixed, t
-from dashboard.runs_store import (add_gallery, hosted, import_file, load_run, open_problem, open_run,
-                                  run_store, sentence)
+from dashboard.runs_store import (gallery_run, hosted, import_file, load_run, open_problem,
+                                  open_run, run_store, sentence)
+from dashboard.scenario_sync import active_scenario
+from dashboard.sidebar import current_run
 from dashboard.theme import metric_name
 
 MAX_OVERLAY = 6
+GALLERY_ID = "gallery/"  # a gallery run's id on this page: the prefix and its scenario key
 
 
-def _table(store: RunStore) -> list[str]:
+def _gallery() -> dict[str, SavedRun]:
+    """The gallery's runs by id: the server's own files, the same for every visitor, read-only."""
+    runs = {f"{GALLERY_ID}{e.key}": gallery_run(e.key) for e in gallery.entries()}
+    return {name: run for name, run in runs.items() if run is not None}
+
+
+def _name(run_id: str) -> str:
+    """How a run is named on the page: a gallery run by its scenario key (short, for legends)."""
+    if run_id.startswith(GALLERY_ID):
+        return t("runs.gallery_name", key=run_id.removeprefix(GALLERY_ID))
+    return run_id
+
+
+def _row(name: str, kind: str, settings: dict, created: str) -> dict:
+    return {t("runs.column.name"): _name(name), t("runs.column.kind"): kind,
+            t("runs.column.family"): settings["family"],
+            t("runs.column.methods"): ", ".join(settings["methods"]),
+            t("runs.column.iterations"): settings["train"]["iterations"],
+            t("runs.column.seeds"): len(settings["seeds"]),
+            t("runs.column.saved"): created[:16].replace("T", " ")}
+
+
+def _table(store: RunStore, shared: dict[str, SavedRun]) -> list[str]:
+    """The visitor's runs, then the gallery's: their ids."""
     summaries = store.runs()
-    if summaries:
-        st.dataframe(pd.DataFrame(
-            [{t("runs.column.name"): s.name, t("runs.column.family"): s.family,
-              t("runs.column.methods"): ", ".join(s.methods),
-              t("runs.column.iterations"): s.iterations, t("runs.column.seeds"): len(s.seeds),
-              t("runs.column.saved"): s.created[:16].replace("T", " ")} for s in summaries]),
-            hide_index=True)
-    return [s.name for s in summaries]
+    rows = [_row(s.name, t("runs.kind.yours"), {"family": s.family, "methods": s.methods,
+                                                 "train": {"iterations": s.iterations},
+                                                 "seeds": s.seeds}, s.created)
+            for s in summaries]
+    rows += [_row(name, t("runs.kind.gallery"), run.settings, run.created)
+             for name, run in shared.items()]
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    return list(dict.fromkeys([s.name for s in summaries] + list(shared)))
 
 
 def _upload(store: RunStore) -> None:
@@ -57,20 +87,27 @@ def _rename(store: RunStore, name: str) -> None:
     store.rename(name, st.session_state["runs.new_name"])
 
 
-def _manage(store: RunStore, names: list[str]) -> None:
+def _manage(store: RunStore, shared: dict[str, SavedRun], names: list[str]) -> None:
     with st.expander(t("runs.manage")):
-        name = st.selectbox(t("runs.run"), names, key="runs.manage")
-        new_name = st.text_input(t("runs.new_name"), key="runs.new_name", max_chars=120)
+        name = st.selectbox(t("runs.run"), names, key="runs.manage", format_func=fixed(_name))
+        read_only = name in shared  # the gallery is the server's: not renamed or deleted
+        new_name = st.text_input(t("runs.new_name"), key="runs.new_name", max_chars=120,
+                                 disabled=read_only)
         rename, delete, download, open_ = st.columns(4)
-        rename.button(t("runs.rename"), disabled=not new_name.strip(), on_click=_act,
-                      args=(_rename, store, name))
-        delete.button(t("runs.delete"), help=t("runs.delete.help"),
+        rename.button(t("runs.rename"), disabled=read_only or not new_name.strip(),
+                      on_click=_act, args=(_rename, store, name),
+                      help=t("runs.read_only") if read_only else None)
+        delete.button(t("runs.delete"), disabled=read_only,
+                      help=t("runs.read_only") if read_only else t("runs.delete.help"),
                       on_click=_act, args=(store.delete, name))
         try:  # another tab may have renamed or deleted the run meanwhile
-            download.download_button(t("runs.download"), store.export_bytes(name),
-                                     _file_name(name), "application/zip", on_click="ignore")
+            data = (gallery.path_of(name.removeprefix(GALLERY_ID)).read_bytes() if read_only
+                    else store.export_bytes(name))
+            download.download_button(t("runs.download"), data, _file_name(name),
+                                     "application/zip", on_click="ignore")
             if open_.button(t("runs.open"), help=t("runs.open.help")):
-                spec, results = load_run(store, name)
+                spec, results = ((shared[name].spec(), shared[name].results) if read_only
+                                 else load_run(store, name))
                 if (problem := open_problem(spec)) is not None:
                     st.error(problem)
                 else:
@@ -114,26 +151,37 @@ def main() -> None:
         st.error(refusal)
     if hosted():
         st.caption(t("runs.hosted"))
-    left, right = st.columns([3, 2], vertical_alignment="bottom")  # the label fits at 900 px
-    with left:
-        _upload(store)
-    if right.button(t("runs.gallery"), help=t("runs.gallery.help")):
-        added = len(add_gallery(store))
-        st.success(t("runs.added.one" if added == 1 else "runs.added.many", n=added))
-    names = _table(store)
+    _upload(store)
+    shared = _gallery()
+    if shared:
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.info(t("runs.gallery_note"))
+        right.page_link("dashboard/pages/compare.py", label=t("compare.train_yourself"),
+                        icon=":material/play_arrow:")
+    names = _table(store, shared)
     if not names:
         st.info(t("runs.none"))
         return
-    _manage(store, names)
-    chosen = st.multiselect(t("runs.overlay"), names, key="runs.overlay",
+    _manage(store, shared, names)
+    if "runs.overlay" not in st.session_state:  # open on the scenario's gallery run
+        st.session_state["runs.overlay"] = [n for n in [_scenario_run()] if n in names]
+    chosen = st.multiselect(t("runs.overlay"), names, key="runs.overlay", format_func=fixed(_name),
                             max_selections=MAX_OVERLAY)
-    if len(chosen) < 2:
-        st.caption(t("runs.pick_two"))
+    if not chosen:
+        st.caption(t("runs.pick"))
         return
+    if len(chosen) == 1:
+        st.caption(t("runs.pick_another"))
     try:
-        _overlay({name: store.load(name) for name in chosen})
+        _overlay({_name(n): shared[n] if n in shared else store.load(n) for n in chosen})
     except StoreError as err:
         st.error(sentence(err))
+
+
+def _scenario_run() -> str:
+    """The id of the gallery run of the sidebar's scenario (the first one's for other settings)."""
+    scenario = active_scenario(current_run()[0]) or SCENARIOS[0]
+    return f"{GALLERY_ID}{scenario.key}"
 
 
 main()

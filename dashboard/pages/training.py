@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import frames, state, story
+from dashboard import frames, story
 from dashboard.figures.training import checkpoint_figure, meta_loss_figure
+from dashboard.gallery_view import results_or_gallery
 from dashboard.i18n import t
 from dashboard.sidebar import current_run
 
 
 def main() -> None:
     """Settings → cached results → training curves and checkpoint panels."""
-    spec, error = current_run()
     st.title(t("training.title"))
     st.markdown(t("training.intro"))
-    results = state.results_or_prompt(spec, error)
-    if results is None:
+    shown = results_or_gallery(*current_run())
+    if shown is None:
         return
+    spec, results = shown.spec, shown.results
     history = frames.history_frame(results)
     if history.empty:
         st.info(t("training.none"))
