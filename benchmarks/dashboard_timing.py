@@ -143,16 +143,20 @@ def measure() -> dict[str, float]:
                 "peak_rss_mb": peak_rss_mb(server.pid)}
 
 
+def print_runs(runs: list[dict[str, float]], note: str = "") -> None:
+    """Each run's measurements, then their medians (and `note`)."""
+    for run in runs:
+        print(json.dumps({k: round(v, 2) for k, v in run.items()}))
+    median = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
+    print("median", json.dumps(median), note)
+
+
 def main() -> None:
     """Measure a few runs and print each and the median."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runs = [measure() for _ in range(args.runs)]
-    for run in runs:
-        print(json.dumps({k: round(v, 2) for k, v in run.items()}))
-    median = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
-    print("median", json.dumps(median))
+    print_runs([measure() for _ in range(args.runs)])
 
 
 if __name__ == "__main__":

@@ -13,15 +13,14 @@ the wall time includes waiting for a core: the CPU ratio is the estimate's own a
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere
 
-from dashboard_timing import cpu_seconds, open_page, press_train, serve_app  # noqa: E402
+from dashboard_timing import (cpu_seconds, open_page, press_train, print_runs,  # noqa: E402
+                              serve_app)
 
 PROMISE = re.compile(r"about (\d+) s on this server's CPU")
 
@@ -66,11 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runs = [measure() for _ in range(args.runs)]
-    for run in runs:
-        print(json.dumps({k: round(v, 2) for k, v in run.items()}), flush=True)
-    median = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
-    print("median", json.dumps(median), "(target: wall_over_promise <= 1.5)")
+    print_runs([measure() for _ in range(args.runs)], "(target: wall_over_promise <= 1.5)")
 
 
 if __name__ == "__main__":
