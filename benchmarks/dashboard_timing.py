@@ -51,13 +51,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(theme: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A Streamlit server for app.py on a free local port: yields (url, process)."""
+def serve_app(theme: str | None = None,
+              shipped_config: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Streamlit server for app.py on a free local port: yields (url, process).
+    `shipped_config`: only the port and address on the command line, as a user runs it, so
+    .streamlit/config.toml alone decides the rest."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]  # edits to the tree during a run change nothing
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
+           "--server.address", "127.0.0.1", "--server.port", str(port)]
+    if not shipped_config:
+        cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false",
+                "--server.fileWatcherType", "none"]  # edits to the tree during a run change nothing
     if theme:
         cmd.append(f"--theme.base={theme}")
     server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -121,8 +125,8 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (/proc/PID/stat)."""
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU seconds a process (or "PID/task/TID": a thread) has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -139,16 +143,20 @@ def measure() -> dict[str, float]:
                 "peak_rss_mb": peak_rss_mb(server.pid)}
 
 
+def print_runs(runs: list[dict[str, float]], note: str = "") -> None:
+    """Each run's measurements, then their medians (and `note`)."""
+    for run in runs:
+        print(json.dumps({k: round(v, 2) for k, v in run.items()}))
+    median = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
+    print("median", json.dumps(median), note)
+
+
 def main() -> None:
     """Measure a few runs and print each and the median."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runs = [measure() for _ in range(args.runs)]
-    for run in runs:
-        print(json.dumps({k: round(v, 2) for k, v in run.items()}))
-    median = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
-    print("median", json.dumps(median))
+    print_runs([measure() for _ in range(args.runs)])
 
 
 if __name__ == "__main__":
