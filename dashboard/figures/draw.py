@@ -42,7 +42,7 @@ def probabilities_figure(probs: dict[str, np.ndarray], queries: list[int], step:
     ways = next(iter(probs.values())).shape[-1]
     titles = [f"{label(m)}" if r == 0 else "" for r in range(len(queries)) for m in methods]
     fig = make_subplots(rows=len(queries), cols=len(methods), shared_xaxes=True,
-                        shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.015,
+                        shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.03,
                         vertical_spacing=0.06 if len(queries) > 1 else 0.0)
     for row, q in enumerate(queries, start=1):
         for col, method in enumerate(methods, start=1):
@@ -65,8 +65,9 @@ def probabilities_figure(probs: dict[str, np.ndarray], queries: list[int], step:
         fig.update_yaxes(title_text=t("draw.drawing", q=q + 1), row=row, col=1)
     fig.update_yaxes(range=[0, 1.08], tickvals=[0, 0.5, 1])
     fig.update_xaxes(tickvals=[s for s in (0, 1, 5, 10) if s < len(steps)])
-    fig.update_xaxes(title_text=t("draw.steps_axis"), row=len(queries))
-    fig.update_layout(height=PANEL_HEIGHT * len(queries) + 110, margin={"t": 40, "b": 50},
-                      legend={"orientation": "h", "y": -0.15 if len(queries) == 1 else -0.05},
+    fig.update_xaxes(title_text=t("draw.steps_axis"), title_standoff=4, row=len(queries))
+    height = PANEL_HEIGHT * len(queries) + 150
+    fig.update_layout(height=height, margin={"t": 50, "b": 90},
+                      legend={"orientation": "h", "yanchor": "top", "y": -70 / (height - 140)},
                       title={"text": t("draw.chart_title"), "font": {"size": 14}})
     return fig
