@@ -1,5 +1,5 @@
 """The Draw page's computation: drawn characters as a task, each method adapted to it by core's
-`adaptation_trace`, and the class probabilities of every query drawing, scored alone.
+`adaptation_trace`, and the class probabilities of every query drawing (none peeks at another).
 
 No Streamlit here: the page (dashboard/pages/draw.py) draws, this module computes, so the tests
 call the same functions the page does.
@@ -102,12 +102,16 @@ def drawn_task(support: np.ndarray, shots: int, query: np.ndarray) -> TaskBatch:
 
 def probabilities(model: DrawModel, task: TaskBatch, steps: int) -> dict[str, np.ndarray]:
     """Per method: the class probabilities of every query drawing before adaptation and after
-    each of `steps` steps, (steps + 1, queries, ways). Each query drawing is scored alone, so
-    its probabilities cannot depend on the other drawings scored beside it (no peeking)."""
+    each of `steps` steps, (steps + 1, queries, ways). A query drawing's probabilities cannot
+    depend on the other drawings scored beside it (no peeking)."""
     learner = model.learner
+    # Normalised by the support set (or per image), a drawing's output cannot depend on its
+    # companions (tests/test_convnet.py, tests/test_draw.py), so one pass scores them all; batch
+    # norm over the batch would peek, so there each drawing gets its own pass.
+    alone = getattr(model.family, "norm", "") == "transductive"
 
     def probe(params: Params, tasks: TaskBatch) -> np.ndarray:
-        logits = learner.predict(params, tasks.query_x, tasks.support_x, alone=True)
+        logits = learner.predict(params, tasks.query_x, tasks.support_x, alone=alone)
         return torch.softmax(logits[0], -1).double().numpy()
 
     return {method: np.stack(list(plan_trace(learner, plan, task, range(steps + 1), probe).values()))
