@@ -24,6 +24,7 @@ others = [
             icon=":material/landscape:"),
     st.Page("dashboard/pages/runs.py", title=t("page.runs"), icon=":material/history:"),
     st.Page("dashboard/pages/sweep.py", title=t("page.sweep"), icon=":material/grid_on:"),
+    st.Page("dashboard/pages/draw.py", title=t("page.draw"), icon=":material/draw:"),
     st.Page("dashboard/pages/about.py", title=t("page.about"), icon=":material/school:"),
 ]
 page = st.navigation(with_settings + others)

@@ -1,10 +1,14 @@
 """The gallery: full-budget definitions, a resumable build equal to one compare, and its check."""
 from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
 
 from core import gallery
+from core.algorithms import METHODS
 from core.cli import main
 from core.runfile import from_bytes, to_bytes
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY
@@ -37,11 +41,13 @@ def test_every_scenario_is_in_the_gallery_at_full_budget():
     omniglot = by_key[gallery.OMNIGLOT_KEY].spec
     full, small = dict(omniglot.family_settings), dict(SCENARIOS_BY_KEY[gallery.OMNIGLOT_KEY].spec().family_settings)
     assert full["data_dir"] == "/data"
-    assert (omniglot.config.iterations, omniglot.config.inner_lr, omniglot.config.test_tasks) == (400, 0.1, 600)
-    # The interactive scenario is the same task with a smaller model, images and query set.
-    assert (full["channels"], full["image_size"], full["query"]) == (32, 28, 15)
-    assert {k for k in full if full[k] != small[k]} <= {"channels", "image_size", "query", "data_dir", "download"}
-    assert (full["ways"], full["shots"], omniglot.methods) == (small["ways"], small["shots"], SCENARIOS_BY_KEY[gallery.OMNIGLOT_KEY].methods)
+    assert (omniglot.config.iterations, omniglot.config.inner_lr, omniglot.config.test_tasks) == (200, 0.1, 600)
+    # The interactive scenario is the same task with a smaller model, images and query set; the
+    # gallery's run does not peek at the queries (support statistics) and has every method.
+    assert (full["channels"], full["image_size"], full["query"], full["norm"]) == (32, 28, 15, "support")
+    assert {k for k in full if full[k] != small[k]} <= {"channels", "image_size", "query", "norm", "data_dir", "download"}
+    assert (full["ways"], full["shots"]) == (small["ways"], small["shots"])
+    assert set(omniglot.methods) == set(METHODS)
 
 
 def test_build_trains_method_by_method_exactly_like_one_compare(entries, tmp_path):
@@ -135,6 +141,49 @@ def test_check_reports_missing_stale_and_altered_files(entries, tmp_path, capsys
                    "(python -m core gallery build --only maml-sinusoid)",
                    "permuted-labels: the run file is truncated or damaged (not a readable zip archive)"]
 
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
+needs_omniglot = pytest.mark.skipif(not list(SHARED.glob("images_background_small*.zip")),
+                                    reason=f"Omniglot zips not found in {SHARED}")
+
+
+def _tiny_omniglot(methods=("maml", "pretrain"), **family):
+    entry = next(e for e in gallery.entries(str(SHARED)) if e.key == gallery.OMNIGLOT_KEY)
+    settings = dict(entry.spec.family_settings) | family
+    config = entry.spec.config.replace(iterations=3, test_tasks=12, val_tasks=4, checkpoints=0,
+                                       eval_steps=(0, 1, 3))
+    return replace(entry, spec=replace(entry.spec, methods=methods, config=config,
+                                       family_settings=tuple(settings.items())))
+
+
+@needs_omniglot
+def test_the_omniglot_entry_scores_the_same_together_and_alone():
+    """Support statistics: a query image scores the same in its batch and on its own, so the
+    gallery's numbers hold for one drawing at a time (transductive batch norm: they do not)."""
+    def scores(entry, queries):
+        spec = entry.spec
+        return [e.scores["accuracy"] for e in compare(spec.make_family(), spec.methods,
+                                                      spec.config.replace(queries=queries), spec.seeds)
+                if isinstance(e, MethodResult)]
+    entry = _tiny_omniglot()
+    for together, alone in zip(scores(entry, "together"), scores(entry, "alone")):
+        torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    peeking = _tiny_omniglot(("maml",), norm="transductive")
+    assert not torch.allclose(scores(peeking, "together")[0], scores(peeking, "alone")[0])
+
+
+@needs_omniglot
+def test_a_built_omniglot_file_names_no_folder_of_the_build_machine(tmp_path):
+    entry = _tiny_omniglot(("scratch",))
+    gallery.build([entry], tmp_path, log=lambda line: None)
+    data = gallery.path_of(entry.key, tmp_path).read_bytes()
+    run = from_bytes(data)
+    assert run.settings["family_settings"]["data_dir"] == "" and str(SHARED).encode() not in data
+    assert gallery.problems(entry, run) == []  # where the data lives is not compared
+    grey, names = gallery.examples(tmp_path)  # the Draw page's drawings, written beside it
+    assert grey.shape == (10, gallery.EXAMPLE_DRAWINGS, 105, 105) and names[0] == "Korean character01"
+    np.testing.assert_array_equal(grey, gallery.examples()[0])  # the committed ones are those
 
 
 def test_committed_gallery_files_pass_the_check():

@@ -175,10 +175,89 @@ def _decode(png: bytes, image_size: int) -> np.ndarray:
     """One drawing as uint8 ink (255 = full ink), image_size x image_size."""
     with Image.open(io.BytesIO(png)) as image:
         gray = image.convert("L")  # the PNGs are 1-bit; a smooth downsampling needs grey levels
+    return ink_from_grey(gray, image_size)
+
+
+# --- the one preprocessing of a drawing: the reader above and the Draw page's canvases --------
+
+def ink_from_grey(gray: Image.Image, image_size: int) -> np.ndarray:
+    """A drawing in grey levels (dark ink on white paper) as uint8 ink (255 = full ink) of
+    image_size x image_size: resized as a whole (no cropping or centring), then inverted."""
     if gray.size != (image_size, image_size):
         # LANCZOS, as in the 28x28 Omniglot of Finn et al.'s MAML code.
         gray = gray.resize((image_size, image_size), Image.Resampling.LANCZOS)
     return 255 - np.asarray(gray, dtype=np.uint8)
+
+
+MAX_CANVAS_SIDE = 1024  # a canvas image larger than this is refused before any work
+
+
+def ink_from_rgba(rgba: np.ndarray, image_size: int) -> np.ndarray:
+    """A canvas's pixels (H, W, 4) uint8 RGBA, strokes on a transparent or white background, as
+    the family's float32 image (image_size², ink = 1 on black): laid on white paper, made grey,
+    then `ink_from_grey` like every Omniglot drawing."""
+    rgba = np.asarray(rgba)
+    if (rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8
+            or not 1 <= min(rgba.shape[:2]) <= max(rgba.shape[:2]) <= MAX_CANVAS_SIDE):
+        raise ValueError(f"a canvas image is (height, width, 4) uint8 of at most "
+                         f"{MAX_CANVAS_SIDE} px a side, got {rgba.dtype} {rgba.shape}")
+    paper = Image.new("RGBA", (rgba.shape[1], rgba.shape[0]), "white")
+    paper.alpha_composite(Image.fromarray(np.ascontiguousarray(rgba), "RGBA"))
+    return unit_ink(ink_from_grey(paper.convert("L"), image_size))
+
+
+def unit_ink(ink: np.ndarray) -> np.ndarray:
+    """uint8 ink as float32 in [0, 1], the values the models see."""
+    return ink.astype(np.float32) / 255.0
+
+
+# Drawings unlike any character, measured on the 4 840 drawings of the two small splits at 28 px
+# (docs/draw.md): their mean ink lies in 0.019–0.198 and the ink (> 0.5) spans at least 8 px across; the bounds
+# below leave a wide margin, so every Omniglot drawing passes (tests/test_draw.py).
+INK_BOUNDS = (0.01, 0.30)  # mean ink of a 28 px image
+MIN_SPAN = 6 / 28  # the inked extent, as a fraction of the side
+
+
+def drawing_problem(image: np.ndarray) -> str | None:
+    """Why a preprocessed drawing (H, W floats, ink = 1) is unlike any character: "empty",
+    "dot" (too little ink, or all within a tiny spot) or "filled" (too much ink); None if fine."""
+    mean = float(image.mean())
+    if mean < 1e-3:
+        return "empty"
+    if mean > INK_BOUNDS[1]:
+        return "filled"
+    if mean < INK_BOUNDS[0] or _span(image > 0.5) < MIN_SPAN * image.shape[-1]:
+        return "dot"
+    return None
+
+
+def _span(inked: np.ndarray) -> int:
+    """How many pixels the inked pixels extend across, in the longer direction (0: none)."""
+    rows, cols = np.flatnonzero(inked.any(1)), np.flatnonzero(inked.any(0))
+    if rows.size == 0:
+        return 0
+    return int(max(rows[-1] - rows[0], cols[-1] - cols[0])) + 1
+
+
+def original_drawings(data_dir: Path | str, alphabets: Sequence[str], per_alphabet: int,
+                      drawings: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The first `per_alphabet` characters of each alphabet (sorted), first `drawings` drawings of
+    each, at their original size as black ink on white (uint8 grey, 0 = ink), and their names:
+    (characters, drawings, 105, 105) and "<alphabet> <character>" per character."""
+    root = Path(data_dir).expanduser().resolve()
+    found: dict[tuple[str, str], list[bytes]] = {}
+    for source in _sources(root):
+        for key, pngs in _drawings_by_character(source, _Scan(excerpt(str(source)))).items():
+            found.setdefault(key, pngs)
+    keys = [k for a in alphabets for k in sorted(k for k in found if k[0] == a)[:per_alphabet]]
+    if not keys:
+        raise DatasetUnavailable(f"none of the alphabets {list(alphabets)} is in data_dir")
+
+    def grey(png: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(png)) as image:
+            return np.asarray(image.convert("L"), dtype=np.uint8)
+    images = np.array([[grey(png) for png in found[k][:drawings]] for k in keys])
+    return images, tuple(f"{a} {c}" for a, c in keys)
 
 
 def _check_equal_counts(drawings: Mapping[tuple[str, str], list[bytes]],
@@ -200,7 +279,7 @@ def _check_image_size(image_size: int) -> None:
 def _from_ink(ink: np.ndarray, alphabets: tuple[str, ...],
               characters: tuple[str, ...]) -> OmniglotData:
     """Wrap uint8 ink as float32 in [0, 1]; read-only because the result is shared by caches."""
-    images = ink.astype(np.float32) / 255.0  # (classes, drawings, H, W)
+    images = unit_ink(ink)  # (classes, drawings, H, W)
     images.setflags(write=False)
     return OmniglotData(images, alphabets, characters)
 

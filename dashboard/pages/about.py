@@ -11,6 +11,7 @@ COMPARE = "dashboard/pages/compare.py"
 INSPECT = "dashboard/pages/inspect.py"
 TRAINING = "dashboard/pages/training.py"
 PARAMETER_SPACE = "dashboard/pages/parameter_space.py"
+DRAW = "dashboard/pages/draw.py"
 
 
 def _link(page: str, text: str, preset: str | None = None) -> None:
@@ -30,6 +31,7 @@ def main() -> None:
 
     st.markdown(t("about.tasks"))
     _link(INSPECT, t("about.link.inspect"))
+    _link(DRAW, t("about.link.draw"))
 
     st.markdown(t("about.maml"))
     st.latex(r"L(\phi)=\sum_{n=1}^{N} l_n(\hat\theta_n),\qquad "
