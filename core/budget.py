@@ -131,12 +131,6 @@ def _cpu_seconds(work: Callable[[], Any], repeats: int) -> float:
     return best
 
 
-def _input_shape(model: Any) -> tuple[int, ...]:
-    if isinstance(model, MLP):
-        return (model.sizes[0],)
-    return (model.in_channels, model.image_size, model.image_size)
-
-
 @functools.lru_cache(maxsize=1)
 def rates() -> Rates:
     """Calibrate once per process (a fraction of a second) on three small timed kernels."""
@@ -329,7 +323,7 @@ class Limits:
     """What one run may use on a shared server."""
 
     cpu_seconds: float = 60.0
-    memory_bytes: float = 200e6
+    memory_bytes: float = 150e6  # the hosted default (docs/hosting.md); META_LAB_MEMORY_MB moves it
     step_seconds: float = 0.5  # so that Stop and the deadline act within about a second
 
 
@@ -400,7 +394,7 @@ def _largest_fitting(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str
     return low or None
 
 
-def _shown(where: str, name: str, cfg: TrainConfig, value: int) -> str:
+def _shown(name: str, cfg: TrainConfig, value: int) -> str:
     if name == "hidden":
         top = max(cfg.hidden)
         return ",".join(str(max(1, w * value // top)) for w in cfg.hidden)
@@ -418,7 +412,7 @@ def check_budget(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
         value = _largest_fitting(family, cfg, methods, seeds, where, name, limits)
         if value is not None:
             was = _current(family, cfg, seeds, where, name)
-            now = _shown(where, name, cfg, value)
+            now = _shown(name, cfg, value)
             was_text = ",".join(map(str, cfg.hidden)) if name == "hidden" else f"{was:,}"
             fixes.append(f"{name} from {was_text} to at most {now}")
         if len(fixes) == 2:

@@ -21,7 +21,7 @@ from core.runspec import RunSpec, plain_settings
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario
 from core.settings import SettingError, Spec, specs
 from core.store import StoreError
-from core.training import Checkpoint, MethodResult, Progress, compare, pooled_rows
+from core.training import MethodResult, Progress, compare, pooled_rows
 
 ROW_FIELDS = ["method", "step", "metric", "mean", "ci_low", "ci_high", "n_tasks", "diverged",
               "train_seconds", "test_lr"]

@@ -55,9 +55,9 @@ PAGE_CPU_SECONDS = 2.0
 
 
 def limits() -> Limits:
-    """One run's budget: META_LAB_BUDGET_S CPU-seconds (60) and META_LAB_MEMORY_MB (150)."""
-    return Limits(cpu_seconds=_env_number("META_LAB_BUDGET_S", 60.0),
-                  memory_bytes=_env_number("META_LAB_MEMORY_MB", 150.0) * 1e6)
+    """One run's budget: META_LAB_BUDGET_S CPU-seconds and META_LAB_MEMORY_MB, by default Limits'."""
+    return Limits(cpu_seconds=_env_number("META_LAB_BUDGET_S", Limits.cpu_seconds),
+                  memory_bytes=_env_number("META_LAB_MEMORY_MB", Limits.memory_bytes / 1e6) * 1e6)
 
 
 def tab_store_bytes() -> float:

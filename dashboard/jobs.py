@@ -302,7 +302,6 @@ class JobManager:
 
     def _dispatch(self) -> None:
         """Start queued jobs while there is room; a waiting job whose page is gone is dropped."""
-        now = time.monotonic()
         for job in [j for j in self._queue if self._silence(j) > 1]:
             self._queue.remove(job)
             job.state, job.message = GONE, Words("job.dropped")
