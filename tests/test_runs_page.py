@@ -1,32 +1,20 @@
 """AppTest of the Runs page: the table, overlaying runs, rename and delete, hosted and broken stores."""
 from __future__ import annotations
 
-import base64
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.scenarios import run_spec
 from core.store import RunStore, save_run
-from core.training import MethodResult, compare
 from dashboard.runs_store import import_file, save_finished
+from tests.support.apptest import APP, TINY_RUN, figures, tiny_run, values
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "dashboard/pages/runs.py"
-TINY = {"iterations": 5, "test_tasks": 12, "val_tasks": 4, "checkpoints": 1}
-
-
-def tiny_run(inner_steps: int, family: str = "sinusoid"):
-    spec = run_spec(family, {}, ("maml", "pretrain"), {**TINY, "inner_steps": inner_steps}, 3)
-    results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
-               if isinstance(e, MethodResult)]
-    return spec, results
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +42,6 @@ def open_page() -> AppTest:
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def values(data) -> list:
-    """Plotly's JSON stores numeric arrays as base64 typed arrays; decode them."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
-
-
-def figures(at: AppTest) -> list:
-    return [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
 def test_two_saved_runs_are_listed_and_overlaid(home, runs):
@@ -172,7 +149,7 @@ def test_streamlit_refuses_uploads_above_the_run_file_cap():
 def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
     filled(home, runs)
     store = RunStore(home / "runs.sqlite")
-    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY, 3)
+    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY_RUN, 3)
     cli_shaped = replace(cli_shaped, config=cli_shaped.config.replace(eval_steps=(0, 1, 3)))
     save_run(store, cli_shaped, [replace(r, scores={k: v[[0, 1, 3]] for k, v in r.scores.items()})
                                  for r in runs["one step"][1] if r.method == "maml"], "cli run")

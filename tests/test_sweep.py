@@ -259,6 +259,7 @@ def test_cli_sweep_refuses_bad_options_in_one_line(argv, words, capsys):
     assert words in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("REQUIRE_RAY"),
                     reason="ray is not installed (pip install -r requirements-ray.txt; CI does)")
 def test_local_processes_and_ray_give_identical_rows(tmp_path, monkeypatch):
