@@ -123,13 +123,23 @@ def test_deadline_cuts_a_run_that_the_estimate_let_through(clock):
 
 
 def test_a_run_whose_page_is_gone_is_stopped_after_one_heartbeat(clock):
-    manager = jobs.JobManager(concurrency=1, heartbeat_s=2.0)
+    checks = []  # the trainings' answers to "stop?", in order
+
+    def counted(spec, stop):
+        def asked() -> bool:
+            checks.append(stop())
+            return checks[-1]
+        yield from jobs._compare_events(spec, asked)
+
+    manager = jobs.JobManager(concurrency=1, heartbeat_s=2.0, run=counted)
     manager.submit("gone", spec(), 30.0)
     manager.submit("b", spec(iterations=20, seed=1), 1.0)
     # Only "b" keeps polling: "gone" closed its tab right after pressing Train.
-    wait_for(manager, "b", lambda s: s.position == 1)
-    clock.now += 1.9  # just under a heartbeat of silence: still running
-    assert manager.poll("b").state == jobs.QUEUED
+    wait_for(manager, "b", lambda s: s.position == 1 and checks)
+    clock.now += 1.9  # just under a heartbeat of silence: it trains on
+    asked = len(checks)
+    wait_for(manager, "b", lambda s: len(checks) > asked + 10)  # ten more iterations of "gone"
+    assert manager.poll("b").state == jobs.QUEUED and not any(checks)
     clock.now += 0.2
     snap = wait_for(manager, "b", lambda s: s.state == jobs.DONE, timeout=60)
     gone = manager.poll("gone")
