@@ -1,72 +1,24 @@
 """AppTest: every page loads; settings, presets, training, charts and errors behave."""
 from __future__ import annotations
 
-import base64
 import re
-import time
 from pathlib import Path
 
-import numpy as np
-
-import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.families import FAMILIES
 from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY
 from dashboard.theme import label
+from tests.support.apptest import (APP, PAGES, TINY, TINY_TEST_TASKS, figures, open_app, tiny,
+                                   train, values)
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-PAGES = ["dashboard/pages/inspect.py", "dashboard/pages/training.py",
-         "dashboard/pages/about.py", "dashboard/pages/parameter_space.py"]
-# A budget small enough for a test: the numbers are meaningless, the plumbing is not.
-TINY_TEST_TASKS = 30
-TINY = {"iterations": 10, "test_tasks": TINY_TEST_TASKS, "val_tasks": 10, "checkpoints": 2,
-        "test_steps": 3}
-
-
-def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
-
-
-def _tiny(at: AppTest, family: str = "sinusoid", methods=("maml", "pretrain")) -> AppTest:
-    at.selectbox(key="family").set_value(family).run()
-    at.pills(key="methods").set_value(list(methods)).run()
-    for key, value in TINY.items():
-        at.number_input(key=f"train.{key}").set_value(value).run()
-    return at
-
-
-def _values(data) -> list:
-    """Plotly's JSON stores numeric arrays as base64 typed arrays; decode them."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
-
-
-def _figures(at: AppTest) -> list:
-    return [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def _train(at: AppTest, timeout: float = 120) -> AppTest:
-    """Press Train, then rerun like the page's poll does until the server's job has ended."""
-    next(b for b in at.button if b.label == "Train").click().run()
-    end = time.monotonic() + timeout
-    while any(b.label in ("Stop", "Leave the queue") for b in at.button):
-        assert time.monotonic() < end, "the run did not end"
-        time.sleep(0.3)
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_compare_page_opens_on_the_default_scenario_with_a_train_button():
     """The landing page: the first scenario's settings and a Train button, nothing trained yet."""
-    at = _app()
+    at = open_app()
     default = SCENARIOS[0]
     assert at.title[0].value.startswith("Good now")
     assert any(b.label == "Train it yourself" for b in at.button)  # it has a gallery run
@@ -84,52 +36,52 @@ def test_every_page_loads_without_exception(page):
 
 def test_every_page_loads_after_the_sidebar_was_drawn():
     """The sidebar's URL names stay bound on every page; no page may trip over them."""
-    at = _app()
+    at = open_app()
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
 
 
 def test_train_draws_the_three_charts_with_one_trace_per_method():
-    at = _train(_tiny(_app(), "clusters", ("maml", "pretrain", "scratch")))
+    at = train(tiny(open_app(), "clusters", ("maml", "pretrain", "scratch")))
     assert not at.error
-    before_after, curve, gain = _figures(at)
+    before_after, curve, gain = figures(at)
     names = [label(m) for m in ("maml", "pretrain", "scratch")]
-    assert _values(before_after.data[0].x) == names  # step 0 next to step k, per method
+    assert values(before_after.data[0].x) == names  # step 0 next to step k, per method
     lines = [t for t in curve.data if t.name in names]
     assert [t.name for t in lines] == names
-    assert all(_values(t.x) == [0, 1, 2, 3] for t in lines)  # steps on the x axis
+    assert all(values(t.x) == [0, 1, 2, 3] for t in lines)  # steps on the x axis
     assert "accuracy" in curve.layout.yaxis.title.text  # classification: accuracy first
-    assert sorted(_values(gain.data[0].y)) == sorted(names)
+    assert sorted(values(gain.data[0].y)) == sorted(names)
     assert any("**Now**, before adaptation" in m.value and "**Potential**" in m.value
                for m in at.markdown)  # the headline
     assert len(at.get("download_button")) == 2  # results CSV and settings JSON
 
 
 def test_seeds_pool_into_the_confidence_intervals():
-    at = _tiny(_app(), methods=("maml",))
+    at = tiny(open_app(), methods=("maml",))
     at.number_input(key="train.seeds").set_value(2).run()
-    numbers = _train(at).dataframe[0].value
+    numbers = train(at).dataframe[0].value
     assert set(numbers.n_tasks) == {2 * TINY_TEST_TASKS}
 
 
 def test_switching_pages_reuses_the_trained_results():
-    at = _train(_tiny(_app()))
+    at = train(tiny(open_app()))
     at.switch_page("dashboard/pages/training.py").run()
     assert not at.exception and not at.info  # no "not trained yet" prompt
-    assert len(_figures(at)) == 2
+    assert len(figures(at)) == 2
     at.switch_page("dashboard/pages/inspect.py").run()
-    assert not at.exception and len(_figures(at)) == 2
+    assert not at.exception and len(figures(at)) == 2
     at.radio(key="task_source").set_value("a new task from a seed").run()
     at.slider(key="inspect_step").set_value(3).run()
-    assert not at.exception and len(_figures(at)) == 2
+    assert not at.exception and len(figures(at)) == 2
     at.switch_page("dashboard/pages/compare.py").run()
-    train = next(b for b in at.button if b.label == "Train")
-    assert train.disabled and len(_figures(at)) == 3  # cached: shown at once, no retraining
+    button = next(b for b in at.button if b.label == "Train")
+    assert button.disabled and len(figures(at)) == 3  # cached: shown at once, no retraining
 
 
 def test_inspect_without_results_offers_training():
-    at = _app()
+    at = open_app()
     at.number_input(key="train.iterations").set_value(13).run()  # settings nobody trained yet
     at.switch_page("dashboard/pages/inspect.py").run()
     assert any("not been trained" in i.value for i in at.info)
@@ -137,7 +89,7 @@ def test_inspect_without_results_offers_training():
 
 
 def test_preset_fills_the_widgets():
-    at = _app()
+    at = open_app()
     preset = SCENARIOS_BY_KEY["permuted-labels"]
     at.selectbox(key="scenario").set_value(preset.key).run()
     assert not at.exception
@@ -160,7 +112,7 @@ OMNIGLOT = next((d / "shared" / "data" / "omniglot" for d in ROOT.parents
 @pytest.mark.skipif(OMNIGLOT is None, reason="no shared Omniglot folder beside the checkout")
 def test_the_omniglot_scenario_keeps_the_visitors_data_folder():
     """Picking the scenario keeps the folder typed before; typing one after keeps the scenario."""
-    at = _app()
+    at = open_app()
     at.selectbox(key="family").set_value("omniglot").run()
     at.text_input(key="omniglot.data_dir").set_value(str(OMNIGLOT)).run()
     preset = SCENARIOS_BY_KEY["omniglot-5way-1shot"]
@@ -186,7 +138,7 @@ def test_url_sets_the_settings():
 
 
 def test_invalid_settings_explain_themselves():
-    at = _app()
+    at = open_app()
     at.selectbox(key="family").set_value("clusters").run()
     at.number_input(key="clusters.ways").set_value(5).run()  # more ways than class centres
     assert not at.exception
@@ -201,36 +153,36 @@ def test_invalid_settings_explain_themselves():
 
 
 def test_divergence_is_reported_and_the_rest_still_works():
-    at = _tiny(_app(), methods=("maml", "scratch"))
+    at = tiny(open_app(), methods=("maml", "scratch"))
     at.number_input(key="train.inner_lr").set_value(500.0).run()
-    _train(at)
+    train(at)
     assert any("diverged" in w.value for w in at.warning)
     assert "lower" in " ".join(w.value for w in at.warning)
-    assert len(_figures(at)) == 3
+    assert len(figures(at)) == 3
 
 
 def test_image_family_trains_and_inspects():
     """Families added later (here 8×8 digits with a conv net) work through the same pages."""
-    at = _app()
+    at = open_app()
     at.selectbox(key="family").set_value("digits").run()
     at.pills(key="methods").set_value(["maml", "pretrain", "scratch"]).run()
-    tiny = {**TINY, "iterations": 2, "test_tasks": 4, "val_tasks": 2, "checkpoints": 1,
+    budget = {**TINY, "iterations": 2, "test_tasks": 4, "val_tasks": 2, "checkpoints": 1,
             "test_steps": 2, "meta_batch_size": 2}
-    for key, value in tiny.items():
+    for key, value in budget.items():
         at.number_input(key=f"train.{key}").set_value(value).run()
     at.number_input(key="digits.channels").set_value(4).run()
-    assert len(_figures(_train(at))) == 3
+    assert len(figures(train(at))) == 3
     for page in ("dashboard/pages/inspect.py", "dashboard/pages/training.py"):
         at.switch_page(page).run()
-        assert not at.exception and not at.error and len(_figures(at)) == 2
+        assert not at.exception and not at.error and len(figures(at)) == 2
 
 
 def test_landing_shows_the_default_scenarios_gallery_result_with_no_click():
     """Three charts from the gallery (pre-computed, with the command), and Train it yourself."""
-    at = _app()
+    at = open_app()
     assert any("python -m core gallery build --only consistent-labels" in c.value
                for c in at.caption)
-    assert len(_figures(at)) == 3
+    assert len(figures(at)) == 3
     assert any(b.label == "Train it yourself" for b in at.button)
     alphas = next(c.value for c in at.caption if c.value.startswith("Test-time α"))
     assert re.search(r"MAML [\d.]+, Pre-training [\d.]+, Scratch \(random init\) [\d.]+\.$",
@@ -239,9 +191,10 @@ def test_landing_shows_the_default_scenarios_gallery_result_with_no_click():
 
 def test_a_finished_comparison_is_saved_once_in_the_run_store():
     from core.store import open_store, default_path
-    at = _train(_tiny(_app(), methods=("maml", "scratch")))
     store, _ = open_store(str(default_path()))
-    before = len(store.names())
+    before = set(store.names())
+    at = train(tiny(open_app(), methods=("maml", "scratch")))
+    saved = set(store.names()) - before
+    assert len(saved) == 1 and next(iter(saved)).startswith("sinusoid · "), saved
     at.run()  # shown again: not saved twice
-    assert before >= 1 and len(store.names()) == before
-    assert any(n.startswith("sinusoid · ") for n in store.names())
+    assert set(store.names()) - before == saved

@@ -8,7 +8,7 @@ import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import APP, PAGES, _tiny, _train
+from tests.support.apptest import APP, PAGES, TINY, tiny, train
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -67,14 +67,14 @@ def test_an_old_link_with_settings_opens_in_english_whatever_the_locale():
 
 
 def test_switching_language_keeps_settings_and_trained_results():
-    at = _tiny(_open("en"))
+    at = tiny(_open("en"))
     at.number_input(key="train.seed").set_value(11).run()  # settings no other test trains
-    at = _train(at)
+    at = train(at)
     english = _chart_titles(at)
     assert len(english) >= 3 and not any(CJK.search(title) for title in english)
     at.segmented_control(key="lang").set_value("zh").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.number_input(key="train.iterations").value == 10  # the tiny settings survive
+    assert at.number_input(key="train.iterations").value == TINY["iterations"]  # the tiny settings survive
     assert at.pills(key="methods").value == ["maml", "pretrain"]
     chinese = _chart_titles(at)  # the trained results are shown at once, now in Chinese
     assert len(chinese) == len(english) and all(CJK.search(title) for title in chinese)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import urllib.parse
 
-from benchmarks.dashboard_timing import open_page, serve_app, wait_idle
-from tests.test_browser import ARTIFACTS, _no_exception
+import pytest
+
+from tests.support.browser import (ARTIFACTS, no_exception, open_page, require_browser, serve_app,
+                                   wait_idle)
+
+pytestmark = pytest.mark.slow
+require_browser()
 
 # Link text → (screenshot name, a Chinese string the page shows) per page, in navigation order.
 PAGES = {"比较": ("compare", "现在就好，还是微调几步之后才好？"),
@@ -26,7 +31,7 @@ def _visit_every_page(page, lang: str) -> None:
         text = link if lang == "zh" else ENGLISH[link]
         page.get_by_role("link", name=text, exact=True).first.click()
         wait_idle(page)
-        _no_exception(page, f"{lang} {name}")
+        no_exception(page, f"{lang} {name}")
         if name in ("compare", "inspect", "training"):  # the trained results are reused
             page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # a collapsed gallery hides its own
         if lang == "zh":
@@ -46,7 +51,7 @@ def test_every_page_in_chinese_then_english_without_retraining():
         page.get_by_text("停止").first.wait_for(timeout=60_000)  # the live part, in Chinese too
         page.get_by_text("下载结果（CSV）").wait_for(timeout=400_000)  # a shared, busy CPU
         wait_idle(page)
-        _no_exception(page, "zh Compare after training")
+        no_exception(page, "zh Compare after training")
         assert "lang=zh" in page.url
         # Charts draw their Chinese with the theme's CJK font, not as missing-glyph boxes.
         font = page.evaluate("() => getComputedStyle(document.querySelector('.main-svg text'))"

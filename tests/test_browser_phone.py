@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.dashboard_timing import require_browser, open_page, serve_app, wait_idle
-from tests.test_browser import ARTIFACTS, _no_exception
+from tests.support.browser import ARTIFACTS, no_exception, open_page, require_browser, serve_app, wait_idle
 
 require_browser()
+pytestmark = pytest.mark.slow
 
 WIDTH = 390
 # URL path → whether the page shows charts before anyone trains (the gallery's run).
@@ -43,7 +43,7 @@ LAYOUT_PROBLEMS = """() => {
 
 def _check_page(page, lang: str, path: str, charts: bool) -> None:
     name = path or "compare"
-    _no_exception(page, f"{lang} {name} at {WIDTH} px")
+    no_exception(page, f"{lang} {name} at {WIDTH} px")
     if charts:
         page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)
         page.wait_for_timeout(500)  # plotly lays out after the first frame

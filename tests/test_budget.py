@@ -25,6 +25,7 @@ def _measured(family, cfg, methods) -> float:
     return time.thread_time() - start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family, settings, train, methods", [
     ("sinusoid", {}, dict(iterations=150, test_tasks=300, val_tasks=50, checkpoints=2), ALL),
     ("sinusoid", {"shots": 40, "query": 40}, dict(iterations=20, hidden=(160, 160), test_tasks=200,
@@ -190,6 +191,7 @@ print(json.dumps([predicted, status("VmHWM:") - before]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [
     ["sinusoid", {}, {"iterations": 5, "hidden": [512, 512], "test_tasks": 1000,
                       "checkpoints": 0}, ["maml", "reptile"]],
@@ -242,6 +244,7 @@ needs_omniglot = pytest.mark.skipif(not list(SHARED.glob("images_background_smal
                                     reason=f"shared Omniglot zips not found in {SHARED}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [
     ["digits", {"image_size": 32}],
     ["digits", {"image_size": 32, "rotations": False}],

@@ -11,8 +11,9 @@ from core.families import make_family
 from core.tasks import generator
 from core.training import MethodResult, compare
 
-pytestmark = pytest.mark.skipif(compiled.unavailable() is not None,
-                                reason=str(compiled.unavailable()))
+pytestmark = [pytest.mark.slow,  # compiling takes 10-60 s per new shape
+              pytest.mark.skipif(compiled.unavailable() is not None,
+                                 reason=str(compiled.unavailable()))]
 
 CFG = TrainConfig(iterations=150, meta_batch_size=25, meta_lr=0.01, test_tasks=300,
                   checkpoints=0, eval_steps=(0, 1))

@@ -22,7 +22,7 @@ from dashboard import drawing
 from dashboard.canvas import CANVAS_PX
 from dashboard.i18n import using
 from dashboard.theme import label
-from tests.test_app import APP
+from tests.support.apptest import APP
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
 SMALL = SHARED / "images_background_small1.zip"

@@ -1,11 +1,12 @@
 """A real browser draws characters with the mouse on the Draw page's canvases and gets predictions."""
 from __future__ import annotations
 
-from benchmarks.dashboard_timing import ROOT, open_page, require_browser, serve_app, wait_idle
+import pytest
 
-ARTIFACTS = ROOT / "artifacts"
+from tests.support.browser import ARTIFACTS, open_page, require_browser, serve_app, wait_idle
 
 require_browser()
+pytestmark = pytest.mark.slow
 
 # Five made-up characters as strokes, in fractions of the canvas (the component's toolbar covers
 # its top ~30 px while the pointer hovers there, so strokes start below it).

@@ -12,7 +12,7 @@ from core.scenarios import SCENARIOS
 from dashboard.frames import typical_task
 from dashboard.i18n import t, using
 from dashboard.runs_store import gallery_run
-from tests.test_app import APP, _values
+from tests.support.apptest import APP, values
 
 DEFAULT = SCENARIOS[0].key  # the landing's scenario
 
@@ -64,7 +64,7 @@ def test_training_shows_the_gallery_runs_curves(lang):
     trained = [r for r in run.results if r.history]
     smooth = [d for d in meta_loss.data if d.showlegend is not False]
     assert len(smooth) == len(trained)
-    assert max(max(_values(d.x)) for d in smooth) == run.settings["train"]["iterations"]
+    assert max(max(values(d.x)) for d in smooth) == run.settings["train"]["iterations"]
     assert len(checkpoints.layout.annotations) == len({r.method for r in run.results
                                                        if r.checkpoints})
 
@@ -101,4 +101,4 @@ def test_a_visitor_who_trained_the_scenario_sees_their_own_run():
     at.switch_page("dashboard/pages/training.py").run()
     assert not at.exception and not at.info  # no gallery note
     meta_loss, _ = _figures(at)
-    assert max(max(_values(d.x)) for d in meta_loss.data) == own[0].history[-1].iteration
+    assert max(max(values(d.x)) for d in meta_loss.data) == own[0].history[-1].iteration

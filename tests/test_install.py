@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # it asks the package index
 UNREACHABLE = ("No matching distribution", "Could not find a version", "Network is unreachable")
 
 

@@ -19,7 +19,7 @@ from core.families import FAMILIES, make_family
 from core.tasks import generator
 from dashboard import adaptation
 from dashboard.param_space_presets import LANDSCAPES
-from tests.test_app import _train
+from tests.support.apptest import train
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "dashboard" / "pages" / "parameter_space.py")
@@ -199,7 +199,7 @@ def test_inspect_refuses_a_costly_adaptation_on_a_shared_server(hosted, monkeypa
         at.query_params[key] = value
     at.run()
     at.pills(key="methods").set_value(["scratch", "anil"]).run()  # anil: two results
-    _train(at)
+    train(at)
     def refuse(*args, **kwargs):
         raise AssertionError("adapted although refused")
     monkeypatch.setattr(adaptation, "adapt_all", refuse)

@@ -1,10 +1,14 @@
 """A real browser overlays two saved runs on the Runs page."""
 from __future__ import annotations
 
-from benchmarks.dashboard_timing import ROOT, require_browser, open_page, serve_app, wait_idle
-from core.store import RunStore, save_run
-from tests.test_runs_page import tiny_run
+import pytest
 
+from core.store import RunStore, save_run
+from tests.support.apptest import tiny_run
+from tests.support.browser import (ARTIFACTS, no_exception, open_page, require_browser, serve_app,
+                                   wait_idle)
+
+pytestmark = pytest.mark.slow
 require_browser()
 
 
@@ -23,9 +27,9 @@ def test_runs_page_overlays_two_runs_in_chromium(tmp_path, monkeypatch):
             wait_idle(page)
         page.keyboard.press("Escape")  # close the options list
         page.wait_for_selector(".main-svg >> visible=true", timeout=30_000)  # a collapsed gallery hides its own
-        assert page.locator('[data-testid="stException"]').count() == 0
+        no_exception(page, "Runs")
         assert page.locator(".js-plotly-plot").count() == 2
         legend = page.locator(".js-plotly-plot").nth(1).locator(".legendtext").all_text_contents()
         assert "MAML · MAML 1 inner step" in legend and "MAML · MAML 2 inner steps" in legend
-        (ROOT / "artifacts").mkdir(exist_ok=True)
-        page.screenshot(path=str(ROOT / "artifacts" / "runs.png"), full_page=True)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)

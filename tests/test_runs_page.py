@@ -2,51 +2,23 @@
 an opened run stays with the visitor who opened it, and Compare says whose result it shows."""
 from __future__ import annotations
 
-import base64
-import hashlib
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import gallery
-from core.runfile import container, read_container
 from core.scenarios import SCENARIOS, run_spec
 from core.store import RunStore, save_run
-from core.training import MethodResult, compare
 from dashboard import state
 from dashboard.runs_store import import_file, save_finished
+from tests.support.apptest import APP, TINY_RUN, figures, tiny_run, train, values
+from tests.support.runfiles import forged_run_file
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "dashboard/pages/runs.py"
-TINY = {"iterations": 5, "test_tasks": 12, "val_tasks": 4, "checkpoints": 1}
-
-
-def tiny_run(inner_steps: int, family: str = "sinusoid"):
-    spec = run_spec(family, {}, ("maml", "pretrain"), {**TINY, "inner_steps": inner_steps}, 3)
-    results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
-               if isinstance(e, MethodResult)]
-    return spec, results
-
-
-def forged_run_file(name: str = "edited") -> bytes:
-    """What a visitor could upload: the gallery's file of the landing scenario, its settings
-    changed to the landing page's and MAML's accuracy to 1.0 everywhere, every checksum
-    recomputed (the file checks itself, so it imports cleanly)."""
-    manifest, blobs = read_container(gallery.path_of(SCENARIOS[0].key).read_bytes())
-    manifest["name"], manifest["settings"] = name, SCENARIOS[0].spec().as_dict()
-    maml = next(r for r in manifest["results"] if r["fields"]["method"] == "maml")
-    key = maml["fields"]["scores"]["dict"]["accuracy"]["tensor"]
-    meta = manifest["tensors"][key]
-    blobs[key] = np.ones(meta["shape"], dtype="<f4").tobytes()
-    meta["sha256"] = hashlib.sha256(blobs[key]).hexdigest()
-    return container(manifest, blobs)  # writes the manifest's checksum anew
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +46,6 @@ def open_page() -> AppTest:
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def values(data) -> list:
-    """Plotly's JSON stores numeric arrays as base64 typed arrays; decode them."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
-
-
-def figures(at: AppTest) -> list:
-    return [plotly.io.from_json(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
 def test_two_saved_runs_are_listed_and_overlaid(home, runs):
@@ -194,7 +155,7 @@ def test_streamlit_refuses_uploads_above_the_run_file_cap():
 def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
     filled(home, runs)
     store = RunStore(home / "runs.sqlite")
-    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY, 3)
+    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY_RUN, 3)
     cli_shaped = replace(cli_shaped, config=cli_shaped.config.replace(eval_steps=(0, 1, 3)))
     save_run(store, cli_shaped, [replace(r, scores={k: v[[0, 1, 3]] for k, v in r.scores.items()})
                                  for r in runs["one step"][1] if r.method == "maml"], "cli run")
@@ -268,8 +229,7 @@ def _visit(link: dict, lang: str = "en") -> AppTest:
 def test_a_result_someone_else_trained_here_says_so_and_the_trainers_does_not():
     """The server shares what it trained itself (same settings, same numbers); whose Train it
     was is said in words: another visitor reads "trained on this server", in either language."""
-    from tests.test_app import _train
-    a = _train(_visit(HONEST_LINK))
+    a = train(_visit(HONEST_LINK))
     assert len(figures(a)) == 3 and not _subheaders(a)  # A's own run: no provenance to explain
     b = _visit(HONEST_LINK)
     assert _subheaders(b) == ["Trained on this server with these settings"]

@@ -114,6 +114,7 @@ def fails_with_ten_shots(spec_data: dict) -> dict:
     return run_cell(spec_data)
 
 
+@pytest.mark.slow  # two worker processes, each importing torch
 def test_failed_and_diverged_cells_are_recorded_and_the_others_finish(tmp_path):
     results = tmp_path / "r.jsonl"
     axes = [parse_axis("shots=5,10", "sinusoid"), parse_axis("inner_lr=0.01,1000", "sinusoid")]
@@ -226,6 +227,7 @@ def test_an_oversized_file_is_refused_before_parsing(monkeypatch):
         load_sweep(b" " * 101)
 
 
+@pytest.mark.slow  # two worker processes, each importing torch
 def test_cli_sweep_writes_one_row_per_cell_method_step_metric_and_the_figures(tmp_path, capsys):
     out_json, out_html, results = tmp_path / "s.json", tmp_path / "s.html", tmp_path / "r.jsonl"
     argv = ["sweep", "--family", "clusters", "--consistent-labels", "--methods", "maml,pretrain",
@@ -259,6 +261,7 @@ def test_cli_sweep_refuses_bad_options_in_one_line(argv, words, capsys):
     assert words in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("REQUIRE_RAY"),
                     reason="ray is not installed (pip install -r requirements-ray.txt; CI does)")
 def test_local_processes_and_ray_give_identical_rows(tmp_path, monkeypatch):

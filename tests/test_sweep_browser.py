@@ -1,10 +1,11 @@
 """A real browser opens the Sweeps page: the shipped clusters sweep's heatmap shows the boundary."""
 from __future__ import annotations
 
-from benchmarks.dashboard_timing import ROOT, require_browser, open_page, serve_app, wait_idle
+import pytest
 
-ARTIFACTS = ROOT / "artifacts"
+from tests.support.browser import ARTIFACTS, no_exception, open_page, require_browser, serve_app, wait_idle
 
+pytestmark = pytest.mark.slow
 require_browser()
 
 
@@ -14,7 +15,7 @@ def test_sweeps_page_draws_the_heatmap_with_ties_and_clear_wins():
         page.get_by_role("link", name="Sweeps", exact=True).first.click()
         wait_idle(page)
         page.wait_for_selector(".heatmaplayer", timeout=60_000)
-        assert page.locator('[data-testid="stException"]').count() == 0
+        no_exception(page, "Sweeps")
         assert page.get_by_text("for shift ≥ 2, whatever the shots").count() == 1
         cells = page.locator(".heatmaplayer text").all_text_contents()  # texttemplate labels
         assert any(t.startswith("tie") for t in cells), cells

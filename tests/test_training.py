@@ -176,6 +176,7 @@ def test_cli_reports_the_test_alpha_in_table_and_json(tmp_path, capsys):
     assert any(r["test_lr"].startswith("learned") for r in saved["rows"] if r["method"] == "metasgd")
 
 
+@pytest.mark.slow
 def test_maml_beats_pretraining_after_adaptation_on_sinusoid_across_seeds():
     """The lecture's point at the default budget: MAML's potential beats pre-training's."""
     family = make_family("sinusoid")

@@ -1,12 +1,15 @@
 """Two visitors of one hosted server in chromium: what one uploads and opens never reaches the other."""
 from __future__ import annotations
 
-from benchmarks.dashboard_timing import (BROWSER_ARGS, CHROMIUM, TRAIN, require_browser, serve_app,
-                                         wait_idle)
+import pytest
+
 from core.store import RunStore, save_run
-from tests.test_runs_page import forged_run_file, tiny_run
+from tests.support.apptest import tiny_run
+from tests.support.browser import BROWSER_ARGS, CHROMIUM, TRAIN, require_browser, serve_app, wait_idle
+from tests.support.runfiles import forged_run_file
 
 require_browser()
+pytestmark = pytest.mark.slow
 
 DOWNLOAD = "Download results (CSV)"  # shown beside a result on the page, never beside the gallery's
 
