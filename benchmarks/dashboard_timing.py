@@ -51,10 +51,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(theme: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A Streamlit server for app.py on a free local port: yields (url, process)."""
+def serve_app(theme: str | None = None, script: str = "app.py"
+              ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Streamlit server for `script` (the lab's app.py) on a free local port: yields (url,
+    process)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port),
            "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]  # edits to the tree during a run change nothing
