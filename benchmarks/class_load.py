@@ -52,6 +52,7 @@ MINIMAL = "benchmarks/minimal_page.py"
 EN, ZH = catalogue("en"), catalogue("zh")
 TRAIN_LABELS = {EN["compare.train"], EN["compare.train_yourself"], EN["state.train_again"]}
 SETTINGS_LABEL = EN["compare.download_settings"]
+RESULTS_LABEL = EN["compare.download_results"]
 SEED_LABEL = EN["sidebar.seed"]
 QUEUED = ("Waiting for another visitor", "Training:")  # a queue place, or the run going
 # docs/hosting.md's hostile links: values over every limit; a server folder and a download; the
@@ -173,13 +174,13 @@ class Visitor:
     def train_button(self) -> tuple[str, bool] | None:
         return next((b for label, b in self.run.buttons.items() if label in TRAIN_LABELS), None)
 
-    def settings(self) -> dict | None:
-        """The settings.json of the visitor's own result, fetched as its download button would."""
-        url = self.run.downloads.get(SETTINGS_LABEL)
+    def download(self, label: str) -> str | None:
+        """A download button's file (the visitor's own result), fetched as the browser would."""
+        url = self.run.downloads.get(label)
         if url is None:
             return None
         with urllib.request.urlopen(urllib.parse.urljoin(self.base, url), timeout=30) as answer:
-            return json.loads(answer.read())
+            return answer.read().decode()
 
     async def close(self) -> None:
         self._stop_fragments()
@@ -238,7 +239,7 @@ async def set_seed(visitor: Visitor, seed: int) -> None:
 
 
 async def train(visitor: Visitor, seed: int, deadline: float) -> tuple[float | None, str]:
-    """Press Train; seconds until the visitor's own result is on its page, and what it showed."""
+    """Press Train; seconds until the visitor's result is on its page, or what was wrong."""
     button = visitor.train_button()
     if button is None or button[1]:
         return None, "Train missing or disabled"
@@ -250,9 +251,10 @@ async def train(visitor: Visitor, seed: int, deadline: float) -> tuple[float | N
             await asyncio.wait_for(visitor.until_finished(), deadline - time.perf_counter())
         except asyncio.TimeoutError:
             break
-    shown = visitor.settings()
+    shown = visitor.download(SETTINGS_LABEL)
     if shown is None:
         return None, "no result in time" + ("" if answered else ", and no queue place")
+    shown = json.loads(shown)
     if (shown["family"], shown["seeds"][0]) != (SCENARIOS[0].family, seed):
         return None, f"LEAK: shows {shown['family']} seed {shown['seeds'][0]}, pressed seed {seed}"
     return time.perf_counter() - start, ""
@@ -265,7 +267,18 @@ async def train_phase(visitors: list[Visitor], timeout_s: float) -> tuple[list[f
     deadline = time.perf_counter() + timeout_s
     answers = await asyncio.gather(*(train(v, s, deadline) for v, s in zip(visitors, seeds)))
     notes = [f"{v.name} (seed {s}): {why}" for v, s, (_, why) in zip(visitors, seeds, answers) if why]
+    notes += _same_numbers(visitors, seeds)
     return [s for s, _ in answers if s is not None], notes
+
+
+def _same_numbers(visitors: list[Visitor], seeds: list[int]) -> list[str]:
+    """Visitors of different seeds must not show the same numbers (results.csv): a page's
+    settings.json is its own, so numbers served from someone else's run show only here."""
+    numbers = [v.download(RESULTS_LABEL) for v in visitors]
+    return [f"LEAK: {a.name} (seed {sa}) shows the numbers of {b.name} (seed {sb})"
+            for i, (a, sa, na) in enumerate(zip(visitors, seeds, numbers))
+            for b, sb, nb in zip(visitors[i + 1:], seeds[i + 1:], numbers[i + 1:])
+            if na is not None and na == nb and sa != sb]
 
 
 async def hostile_phase(base: str, links: list[dict]) -> tuple[list[float], list[str]]:
