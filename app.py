@@ -4,6 +4,7 @@ import torch
 # Optimisers import torch._dynamo lazily (~2 s): pay that at start-up, not on the first Train.
 import torch._dynamo  # noqa: F401
 
+from dashboard import warmup  # noqa: F401  (starts the server's one-time work, once)
 from dashboard.i18n import t
 from dashboard.language import language_switch, pick_language
 from dashboard.sidebar import settings_sidebar

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.training import MethodResult
@@ -12,7 +14,7 @@ from dashboard import frames, runs_store, state, story
 from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
 from core.runspec import RunSpec
 from core.scenarios import Scenario
-from dashboard.i18n import fixed, t
+from dashboard.i18n import fixed, language, t, using
 from dashboard.scenario_sync import look_for, scenario_picker
 from dashboard.sidebar import current_run
 from dashboard.theme import label, metric_name
@@ -37,31 +39,67 @@ def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
     return metric, k
 
 
-def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag: str,
-            headline_only: bool = False) -> None:
-    """The charts; `tag` keeps element keys unique while the headline is redrawn live."""
+@dataclass(frozen=True)
+class ChartParts:
+    """What the charts of one result show, computed once and drawn as often as needed."""
+
+    headline: str
+    before_after: go.Figure
+    test_lr: str
+    crossings: str
+    curve: go.Figure | None  # None: the headline only
+    gain: go.Figure | None
+
+
+def _chart_parts(spec: RunSpec, results: list[MethodResult], metric: str, k: int,
+                 headline_only: bool = False) -> ChartParts:
     steps = spec.config.eval_steps
     df = frames.results_frame(results, steps)
     chance = 1 / spec.make_family().output_dim if metric == "accuracy" else None
     gains = frames.gain_frame(results, steps, metric, k)
-    st.markdown(story.headline(df, gains, metric, k))
-    st.plotly_chart(before_after_figure(df, metric, k, chance), key=f"{tag}-before-after")
+    head = (story.headline(df, gains, metric, k), before_after_figure(df, metric, k, chance))
+    if headline_only:
+        return ChartParts(*head, "", "", None, None)
+    return ChartParts(*head, _test_lr_note(spec, df),
+                      t("compare.crossings", sentence=story.leader_sentence(df, metric)),
+                      adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
+                      gain_figure(gains))
+
+
+def _draw(parts: ChartParts, tag: str, headline_only: bool = False) -> None:
+    """The charts; `tag` keeps element keys unique while the headline is redrawn live."""
+    st.markdown(parts.headline)
+    st.plotly_chart(parts.before_after, key=f"{tag}-before-after")
     if headline_only:
         return
-    _test_lr_note(spec, df)
-    st.markdown(t("compare.crossings", sentence=story.leader_sentence(df, metric)))
-    st.plotly_chart(adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
-                    key=f"{tag}-curve")
-    st.plotly_chart(gain_figure(gains), key=f"{tag}-gain")
+    st.caption(parts.test_lr)
+    st.markdown(parts.crossings)
+    st.plotly_chart(parts.curve, key=f"{tag}-curve")
+    st.plotly_chart(parts.gain, key=f"{tag}-gain")
     st.caption(t("compare.gain_caption"))  # so that a big gain from a low start is not read as potential
 
 
-def _test_lr_note(spec: RunSpec, df) -> None:
+def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag: str,
+            headline_only: bool = False) -> None:
+    _draw(_chart_parts(spec, results, metric, k, headline_only), tag, headline_only)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _gallery_parts(key: str, metric: str, k: int, lang: str) -> ChartParts:
+    """The gallery run's charts, built once per server for each view and language: the run is
+    the server's own file (gallery_run), so every visitor may be shown the same figures.
+    (st.plotly_chart copies a figure before sending it, so sharing one is safe.)"""
+    run = runs_store.gallery_run(key)
+    with using(lang):
+        return _chart_parts(run.spec(), run.results, metric, k)
+
+
+def _test_lr_note(spec: RunSpec, df) -> str:
     """Which α adapted each method at test time: the training one, or one chosen per method."""
     used = df.drop_duplicates("method").set_index("label").test_lr
     trained = f"{spec.config.inner_lr:g}"  # runs saved before plans were kept adapted with it
     key = "compare.test_lr.auto" if spec.config.test_lr == "auto" else "compare.test_lr.train"
-    st.caption(t(key, values=t("list.sep").join(f"{m} {a or trained}" for m, a in used.items())))
+    return t(key, values=t("list.sep").join(f"{m} {a or trained}" for m, a in used.items()))
 
 
 def _diverged(results: list[MethodResult]) -> None:
@@ -97,7 +135,7 @@ def _gallery(preset: Scenario | None, metric: str, k: int, expanded: bool) -> bo
         return False
     with st.expander(t("compare.gallery_heading"), expanded=expanded):
         st.caption(runs_store.gallery_caption(preset.key))
-        _charts(run.spec(), run.results, metric, k, tag="gallery")
+        _draw(_gallery_parts(preset.key, metric, k, language()), tag="gallery")
     return True
 
 

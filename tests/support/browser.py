@@ -40,13 +40,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(theme: str | None = None,
-              shipped_config: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A Streamlit server for app.py on a free local port: yields (url, process).
-    `shipped_config`: only the port and address on the command line, as a user runs it, so
-    .streamlit/config.toml alone decides the rest."""
+def serve_app(theme: str | None = None, shipped_config: bool = False,
+              script: str = "app.py") -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Streamlit server for `script` (the lab's app.py) on a free local port: yields (url,
+    process). `shipped_config`: only the port and address on the command line, as a user runs
+    it, so .streamlit/config.toml alone decides the rest."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
+    cmd = [sys.executable, "-m", "streamlit", "run", script,
            "--server.address", "127.0.0.1", "--server.port", str(port)]
     if not shipped_config:
         cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false",
