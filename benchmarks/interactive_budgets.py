@@ -97,7 +97,7 @@ OMNIGLOT_SCENARIO = (
     Candidate(0.003, 100, 8, 200, 2, (("channels", 8), ("image_size", 28), ("query", 5))),
     Candidate(0.005, 100, 8, 200, 2, SMALL_OMNIGLOT))
 # Where the image data lives for the benchmark (never a setting the dashboard takes from a visitor).
-DATA = {"omniglot": {"data_dir": os.environ.get("META_LAB_OMNIGLOT", "/work/shared/data/omniglot"),
+DATA = {"omniglot": {"data_dir": os.environ.get("META_LAB_OMNIGLOT", "../shared/data/omniglot"),
                      "download": False}}
 CANDIDATES = {"maml-sinusoid": SINE, "permuted-labels": CLUSTERS, "consistent-labels": CLUSTERS,
               "train-1-test-10": SINE_3, "few-shots-overfit": SINE_3,
