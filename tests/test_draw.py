@@ -22,7 +22,7 @@ from dashboard import drawing
 from dashboard.canvas import CANVAS_PX
 from dashboard.i18n import using
 from dashboard.theme import label
-from tests.support.apptest import APP
+from tests.support.apptest import open_page
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
 SMALL = SHARED / "images_background_small1.zip"
@@ -141,12 +141,7 @@ def _drawn(queries: int = 2, shots: int = 1) -> dict[str, np.ndarray]:
 
 
 def _open(lang: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page(DRAW).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(DRAW, lang)
 
 
 def _sentences(at: AppTest, start: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -12,22 +11,11 @@ from core.scenarios import SCENARIOS
 from dashboard.frames import typical_task
 from dashboard.i18n import t, using
 from dashboard.runs_store import gallery_run
-from tests.support.apptest import APP, values
+from tests.support.apptest import APP, figures, open_page, values
 
 DEFAULT = SCENARIOS[0].key  # the landing's scenario
 
 
-def _open(page: str, lang: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["lang"] = lang
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _figures(at: AppTest) -> list:
-    return [plotly.io.from_json(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 def _note_and_train(at: AppTest, lang: str) -> None:
@@ -42,13 +30,13 @@ def _note_and_train(at: AppTest, lang: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_inspect_opens_on_the_gallery_runs_typical_task(lang):
-    at = _open("dashboard/pages/inspect.py", lang)
+    at = open_page("dashboard/pages/inspect.py", lang)
     _note_and_train(at, lang)
     run = gallery_run(DEFAULT)
     cfg = run.spec().config
     assert at.number_input(key="task_index").value == typical_task(
         run.results, 0, cfg.eval_steps, cfg.inner_steps)
-    regions, curve = _figures(at)
+    regions, curve = figures(at)
     methods = {r.method for r in run.results}
     assert len(curve.data) == len(methods)  # every method's adaptation on the task
     assert len(regions.layout.annotations) >= len(methods)  # one panel per method
@@ -57,9 +45,9 @@ def test_inspect_opens_on_the_gallery_runs_typical_task(lang):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_training_shows_the_gallery_runs_curves(lang):
-    at = _open("dashboard/pages/training.py", lang)
+    at = open_page("dashboard/pages/training.py", lang)
     _note_and_train(at, lang)
-    meta_loss, checkpoints = _figures(at)
+    meta_loss, checkpoints = figures(at)
     run = gallery_run(DEFAULT)
     trained = [r for r in run.results if r.history]
     smooth = [d for d in meta_loss.data if d.showlegend is not False]
@@ -73,14 +61,14 @@ def test_training_shows_the_gallery_runs_curves(lang):
 def test_runs_lists_the_gallery_read_only_and_charts_the_scenarios_run(lang, tmp_path,
                                                                       monkeypatch):
     monkeypatch.setenv("META_LAB_HOME", str(tmp_path))  # a visitor with no runs of their own
-    at = _open("dashboard/pages/runs.py", lang)
+    at = open_page("dashboard/pages/runs.py", lang)
     with using(lang):
         assert [i.value for i in at.info] == [t("runs.gallery_note")]
         kinds = set(at.dataframe[0].value[t("runs.column.kind")])
         assert kinds == {t("runs.kind.gallery")}
         assert at.get("page_link")[-1].proto.label == t("compare.train_yourself")
     assert at.multiselect(key="runs.overlay").value == [f"gallery/{DEFAULT}"]
-    assert len(_figures(at)) == 2  # bars and curves of the scenario's gallery run
+    assert len(figures(at)) == 2  # bars and curves of the scenario's gallery run
     at.selectbox(key="runs.manage").set_value(f"gallery/{DEFAULT}").run()
     buttons = {b.label: b.disabled for b in at.button}
     with using(lang):
@@ -100,5 +88,5 @@ def test_a_visitor_who_trained_the_scenario_sees_their_own_run():
     job_manager().store.put(SCENARIOS[0].spec(7).key(), own)
     at.switch_page("dashboard/pages/training.py").run()
     assert not at.exception and not at.info  # no gallery note
-    meta_loss, _ = _figures(at)
+    meta_loss, _ = figures(at)
     assert max(max(values(d.x)) for d in meta_loss.data) == own[0].history[-1].iteration

@@ -31,6 +31,16 @@ def open_app() -> AppTest:
     return at
 
 
+def open_page(page: str, lang: str = "en") -> AppTest:
+    """`page` of the app in language `lang`, reached from the landing page, without an exception."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def tiny(at: AppTest, family: str = "sinusoid", methods=("maml", "pretrain")) -> AppTest:
     """Pick a family and methods and set the sidebar to the TINY budget."""
     at.selectbox(key="family").set_value(family).run()
