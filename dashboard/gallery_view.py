@@ -14,8 +14,9 @@ from dashboard.scenario_sync import active_scenario
 
 
 @dataclass(frozen=True)
-class Shown:
-    """The results a page draws, the settings they were trained with, and whose they are."""
+class PageRun:
+    """The results a page draws and the settings they were trained with (state.Shown says whose
+    a visitor's results are; this says only whether they are the gallery's)."""
 
     spec: RunSpec
     results: list[MethodResult]
@@ -38,19 +39,19 @@ def note(settings: dict) -> str:
              iterations=f"{settings['train']['iterations']:,}")
 
 
-def results_or_gallery(spec: RunSpec | None, error: str | None) -> Shown | None:
+def results_or_gallery(spec: RunSpec | None, error: str | None) -> PageRun | None:
     """The visitor's results; else, for a scenario's settings, its gallery run, said in one line
     beside a Train button for the visitor's own (whose progress shows live); else the prompt."""
     results = None if error else state.cached_results(spec)
     if results is not None:
-        return Shown(spec, results)
+        return PageRun(spec, results)
     scenario = None if error else active_scenario(spec)
     run = runs_store.gallery_run(scenario.key) if scenario is not None else None
     if run is None:
         results = state.results_or_prompt(spec, error)
-        return None if results is None else Shown(spec, results)
+        return None if results is None else PageRun(spec, results)
     left, right = st.columns([4, 1], vertical_alignment="center")
     left.info(note(run.settings))
     state.train_button(spec, error, where=right, text=t("compare.train_yourself"))
     state.ended_note(state.follow(spec), spec)
-    return Shown(gallery_spec(run.spec(), spec), run.results, scenario.key)
+    return PageRun(gallery_spec(run.spec(), spec), run.results, scenario.key)
