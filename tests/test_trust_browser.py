@@ -33,9 +33,11 @@ def _open(page, name: str) -> None:
     """On the Runs page: pick the run `name` and press Open in Compare; wait for its results."""
     _to_runs(page)
     page.get_by_text("Rename, delete, download or open a run").click()
+    wait_idle(page)  # the expander's rerun must end before the box is typed into
     choice = page.locator('[data-testid="stSelectbox"]').filter(has_text="Run").locator("input")
     choice.click()
-    choice.fill(name)  # the list narrows to this run: Enter picks it
+    page.get_by_role("option").first.wait_for(timeout=30_000)  # the list is open
+    choice.press_sequentially(name)  # the list narrows to this run: Enter picks it
     page.get_by_role("option", name=name, exact=True).wait_for(timeout=30_000)
     page.keyboard.press("Enter")
     wait_idle(page)
@@ -60,6 +62,9 @@ def _sees_only_what_it_may(page, url: str, charts: int) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("The run you opened").count() == 0
     assert page.get_by_text("Trained on this server").count() == 0
+    if charts:  # plotly draws after the script run has ended
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {charts}",
+                               timeout=30_000)
     assert page.locator(".js-plotly-plot").count() == charts
 
 
