@@ -71,8 +71,10 @@ def test_every_page_in_chinese_then_english_without_retraining():
         wait_idle(page)
         page.get_by_text("Download results (CSV)").wait_for()
         page.goto(f"{url}/?lang=zh")
+        wait_idle(page)  # a visitor clicks once the page has loaded
         page.get_by_role("link", name="关于", exact=True).click()
         wait_idle(page)
+        page.get_by_text(PAGES["关于"][1]).first.wait_for()
         page.get_by_role("link", name="标签打乱：预训练帮不上忙").click()  # a scenario link
         wait_idle(page)
         assert "lang=zh" in page.url and "%E9%A2%84%E8%AE%AD%E7%BB%83" in page.url  # 预训练
