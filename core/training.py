@@ -1,10 +1,11 @@
 """The meta-training loop as a generator of progress events, and side-by-side comparison."""
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence, Union
+from typing import Callable, Iterator, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -88,20 +89,62 @@ Event = Union[Progress, Checkpoint, MethodResult]
 
 
 def _finite(loss: Tensor, grads: Params) -> bool:
-    return bool(torch.isfinite(loss)) and all(bool(torch.isfinite(g).all()) for g in grads.values())
+    # One check over one joined tensor: a check per gradient cost ~21 small ops per iteration.
+    joined = torch.cat([loss.reshape(1), *(g.reshape(-1) for g in grads.values())])
+    return bool(torch.isfinite(joined).all())
+
+
+Update = Callable[[int, list[Tensor]], None]  # (iteration, gradients) -> parameters updated
 
 
 def _optimizer(method: Method, params: list[Tensor], cfg: TrainConfig,
-               fused: bool = False) -> torch.optim.Optimizer:
-    if method.optimizer == "adam":  # fused: one kernel per tensor, for the compiled path's speed
-        return torch.optim.Adam(params, lr=cfg.meta_lr, fused=fused)
-    return torch.optim.SGD(params, lr=cfg.reptile_step_size)
+               fused: bool = False) -> Update:
+    """The outer optimiser of `method` as one update per iteration: Adam (lr β) or Reptile's
+    SGD (lr ε, annealed when asked). `fused`: torch's fused Adam, for the compiled path."""
+    if method.optimizer == "sgd":
+        return functools.partial(_sgd_update, [p.detach() for p in params], cfg)
+    if fused:  # one kernel per tensor; rounds differently from the unfused update
+        return functools.partial(_torch_update, torch.optim.Adam(params, lr=cfg.meta_lr,
+                                                                 fused=True), params)
+    return _Adam([p.detach() for p in params], cfg.meta_lr)
 
 
-def _reptile_anneal(method: Method, opt: torch.optim.Optimizer, cfg: TrainConfig, it: int) -> None:
-    if method.optimizer == "sgd" and cfg.reptile_anneal:
-        for group in opt.param_groups:
-            group["lr"] = cfg.reptile_step_size * (1 - it / cfg.iterations)
+def _sgd_update(params: list[Tensor], cfg: TrainConfig, it: int, grads: list[Tensor]) -> None:
+    """torch.optim.SGD's step without momentum (the same float operation), ε decayed linearly
+    to 0 over training when cfg.reptile_anneal (Reptile paper)."""
+    lr = cfg.reptile_step_size * (1 - it / cfg.iterations if cfg.reptile_anneal else 1)
+    torch._foreach_add_(params, grads, alpha=-lr)
+
+
+def _torch_update(opt: torch.optim.Optimizer, params: list[Tensor], it: int,
+                  grads: list[Tensor]) -> None:
+    for p, g in zip(params, grads):
+        p.grad = g
+    opt.step()
+
+
+class _Adam:
+    """torch.optim.Adam at its defaults (β₁ 0.9, β₂ 0.999, ε 1e-8), the same float operations in
+    the same order and so the same numbers, as a few _foreach calls: torch.optim.Adam.step spent
+    ~0.28 ms per iteration on the MLPs' six small tensors, this ~0.11 ms (docs/speed.md)."""
+
+    def __init__(self, params: list[Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params, self.lr, self.betas, self.eps, self.steps = params, lr, betas, eps, 0
+        self.exp_avg = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+
+    def __call__(self, it: int, grads: list[Tensor]) -> None:
+        beta1, beta2 = self.betas
+        self.steps += 1
+        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
+        torch._foreach_mul_(self.exp_avg_sq, beta2)
+        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
+        step_size = self.lr / (1 - beta1 ** self.steps)
+        denom = torch._foreach_sqrt(self.exp_avg_sq)
+        torch._foreach_div_(denom, (1 - beta2 ** self.steps) ** 0.5)
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(self.params, self.exp_avg, denom, -step_size)
 
 
 def _checkpoint_iterations(cfg: TrainConfig) -> set[int]:
@@ -145,7 +188,7 @@ def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
     initial = method.start(learner, learner.model.init(generator(cfg.seed, "init")), cfg)
     phi = {k: v.requires_grad_(True) for k, v in initial.items()}
     tasks_gen = generator(cfg.seed, "train")  # every method sees the same task sequence
-    opt = _optimizer(method, list(phi.values()), cfg, fused=compiled)
+    update = _optimizer(method, list(phi.values()), cfg, fused=compiled)
     meta_gradient = method.meta_gradient
     if compiled and meta_gradient:
         meta_gradient = compiling.meta_gradient(method)
@@ -170,11 +213,7 @@ def _train_method(learner: FamilyLearner, method_name: str, cfg: TrainConfig,
             result.diverged = (f"training diverged at iteration {it + 1} (meta-loss {loss.item():g}); "
                                "lower the learning rates")
             break
-        _reptile_anneal(method, opt, cfg, it)
-        opt.zero_grad(set_to_none=True)
-        for k, p in phi.items():
-            p.grad = grads[k]
-        opt.step()
+        update(it, [grads[k] for k in phi])
         if (it + 1) % every == 0 or it + 1 == iterations:
             event = Progress(method_name, cfg.seed, it + 1, iterations, loss.item(),
                              time.perf_counter() - start)

@@ -1,6 +1,7 @@
 """2-D N-way K-shot classification of Gaussian clusters, with permuted or consistent labels."""
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -59,6 +60,14 @@ class Clusters(TaskFamily):
 
     def _points(self, centres: Tensor, per_class: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         tasks = centres.shape[0]
-        labels = torch.arange(self.ways).repeat_interleave(per_class).expand(tasks, -1)
-        x = centres[:, labels[0]] + self.noise * torch.randn(tasks, labels.shape[1], 2, generator=gen)
-        return x, labels.contiguous()
+        labels = _labels(self.ways, per_class)
+        x = centres.index_select(1, labels) + self.noise * torch.randn(tasks, len(labels), 2,
+                                                                      generator=gen)
+        return x, labels.expand(tasks, -1).contiguous()
+
+
+@functools.cache
+def _labels(ways: int, per_class: int) -> Tensor:
+    """0, 0, …, 1, 1, …: each class's label `per_class` times, made once per shape (sampling runs
+    every meta-iteration, and building this took a fifth of it). Read-only: callers copy it."""
+    return torch.arange(ways).repeat_interleave(per_class)
