@@ -118,6 +118,7 @@ def _sgd_update(params: list[Tensor], cfg: TrainConfig, it: int, grads: list[Ten
 
 def _torch_update(opt: torch.optim.Optimizer, params: list[Tensor], it: int,
                   grads: list[Tensor]) -> None:
+    """A torch.optim step with `grads` as the parameters' gradients."""
     for p, g in zip(params, grads):
         p.grad = g
     opt.step()

@@ -5,11 +5,13 @@ import math
 import pytest
 import torch
 
+from core.algorithms import METHODS as REGISTRY
 from core.cli import main as cli_main
 from core.config import TrainConfig
 from core.families import make_family
 from core.settings import SettingError
-from core.evaluation import gain_ci, mean_ci
+from core.evaluation import gain_ci, make_learner, mean_ci
+from core.tasks import generator
 from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows, reportable
 
 METHODS = ["maml", "fomaml", "reptile", "pretrain", "anil", "metasgd", "scratch"]
@@ -33,12 +35,8 @@ def test_same_seed_bit_identical_and_different_seeds_differ():
         assert torch.equal(ra.scores["loss"], rb.scores["loss"])
 
 
-
 def _reference_training(family, method_name, cfg):
     """φ after training `method_name` as a plain loop with torch.optim's Adam / SGD would give it."""
-    from core.algorithms import METHODS as REGISTRY
-    from core.evaluation import make_learner
-    from core.tasks import generator
     method, learner = REGISTRY[method_name], make_learner(family, cfg.hidden)
     phi = {k: v.requires_grad_(True) for k, v in
            method.start(learner, learner.model.init(generator(cfg.seed, "init")), cfg).items()}
@@ -65,6 +63,7 @@ def test_outer_step_gives_torch_optimisers_numbers_bit_for_bit(method):
     reference = _reference_training(family, method, cfg)
     for k, v in result.params.items():
         assert torch.equal(v, reference[k].detach()), k
+
 
 def test_events_stream_progress_then_result_per_method():
     events, results = run(make_family("clusters"), ["maml", "scratch"],
