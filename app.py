@@ -1,8 +1,6 @@
 """Entry point: `streamlit run app.py` opens the meta-learning lab (this file only routes)."""
 import streamlit as st
 import torch
-# Optimisers import torch._dynamo lazily (~2 s): pay that at start-up, not on the first Train.
-import torch._dynamo  # noqa: F401
 
 from dashboard import warmup  # noqa: F401  (starts the server's one-time work, once)
 from dashboard.i18n import t

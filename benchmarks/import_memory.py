@@ -3,9 +3,9 @@
     python benchmarks/import_memory.py
 
 Imports, one after the other in a fresh process, what a hosted server loads: Streamlit, torch,
-torch._dynamo (the optimisers import it on their first step), pandas, plotly, the lab's training
-core and its dashboard; then, for comparison, what only the digits family needs (scikit-learn,
-which brings SciPy). Prints the resident memory (VmRSS) each adds.
+pandas, plotly, the lab's training core and its dashboard; then, for comparison, what only some
+runs need: the digits family (scikit-learn, which brings SciPy) and the CLI's `--compile`
+(torch._dynamo, which torch.optim's step imported too before training had its own updates). Prints the resident memory (VmRSS) each adds.
 """
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-SERVER = ("streamlit", "torch", "torch._dynamo", "pandas", "plotly.express", "core.training",
-          "dashboard.state", "dashboard.sidebar")
-ON_DEMAND = ("sklearn.datasets",)  # imported when the digits family first reads its data
+SERVER = ("streamlit", "torch", "pandas", "plotly.express", "core.training", "dashboard.state",
+          "dashboard.sidebar")
+# imported when the digits family first reads its data; by torch.compile (CLI --compile)
+ON_DEMAND = ("sklearn.datasets", "torch._dynamo")
 
 
 def rss_mb() -> float:
