@@ -1,9 +1,10 @@
 """The server's one-time work, off the first visitor's path: a thread started once per process.
 
-Streamlit imports this module on the first script run (app.py imports it) and never again, so
-the thread starts once; the first visitor's page goes on while it works, and later visitors find
-the budget calibrated, the default scenario's gallery run read and its charts built in both
-languages (the same for every visitor: the server's own file).
+app.py imports this module once per process: as the server starts (`streamlit run app.py` serves
+it through st.App, which imports app.py first), or else on the first script run, whose page then
+goes on while the thread works. Visitors find the budget calibrated, the default scenario's
+gallery run read and its charts built in both languages (the same for every visitor: the
+server's own file).
 
 Then the warm-up freezes the garbage collector's view of what is there: Streamlit runs a full
 collection after every script run (runner.postScriptGC), and with torch, pandas and plotly
@@ -34,4 +35,10 @@ def _warm() -> None:
     gc.freeze()
 
 
-threading.Thread(target=_warm, name="meta-lab-warmup", daemon=True).start()
+_THREAD = threading.Thread(target=_warm, name="meta-lab-warmup", daemon=True)
+_THREAD.start()
+
+
+def wait() -> None:
+    """Until the one-time work is done (the server at start-up: its health check answers then)."""
+    _THREAD.join()
