@@ -97,8 +97,8 @@ def test_the_about_pages_links_keep_the_language():
 @pytest.mark.parametrize("link", [{"lang": "zh", "preset": "permuted-labels"}, {}])
 def test_a_switch_the_browser_sent_empty_keeps_the_language(link):
     """A fresh Chinese session whose first run a click cut short: the browser's next rerun sent
-    the language switch with no choice (seen with a scenario link of the About page, then with a
-    link without `lang` too); that is no language, so the session keeps Chinese."""
+    the language switch with no choice (seen with a scenario link of the About page; a link
+    without `lang` must keep it too); that is no language, so the session keeps Chinese."""
     at = _open("zh", "en-US")
     at.switch_page("dashboard/pages/about.py").run()
     at.query_params.clear()
