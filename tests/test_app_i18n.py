@@ -92,3 +92,20 @@ def test_the_about_pages_links_keep_the_language():
     strings = [link.proto.query_string for link in at.get("page_link")]
     assert strings and all(s.startswith("lang=zh") for s in strings), strings
     assert "lang=zh&preset=maml-sinusoid" in strings
+
+
+@pytest.mark.parametrize("link", [{"lang": "zh", "preset": "permuted-labels"}, {}])
+def test_a_switch_the_browser_sent_empty_keeps_the_language(link):
+    """A fresh Chinese session whose first run a click cut short: the browser's next rerun sent
+    the language switch with no choice (seen with a scenario link of the About page; a link
+    without `lang` must keep it too); that is no language, so the session keeps Chinese."""
+    at = _open("zh", "en-US")
+    at.switch_page("dashboard/pages/about.py").run()
+    at.query_params.clear()
+    at.query_params.update(link)  # what the clicked link's URL carries
+    at.switch_page("dashboard/pages/compare.py")
+    at.segmented_control(key="lang").set_value(None).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert CJK.search(at.title[0].value), at.title[0].value
+    assert at.query_params["lang"] in (["zh"], "zh")
+    assert at.segmented_control(key="lang").value == "zh"  # the switch shows it again

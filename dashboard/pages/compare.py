@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Callable
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.training import MethodResult
 from dashboard import frames, runs_store, state, story
-from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
+from dashboard.compare_charts import ChartParts, chart_parts, default_view, gallery_parts
 from core.runspec import RunSpec
 from core.scenarios import Scenario
-from dashboard.i18n import fixed, language, t, using
+from dashboard.i18n import fixed, language, t
 from dashboard.scenario_sync import look_for, scenario_picker
 from dashboard.sidebar import current_run
 from dashboard.theme import label, metric_name
@@ -25,7 +23,7 @@ MAX_SEGMENTS = 12  # more fine-tuning steps than this get a slider for k
 def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
     steps = list(spec.config.eval_steps[1:])
     if st.session_state.get("k") not in steps:
-        st.session_state["k"] = min(spec.config.inner_steps, steps[-1])
+        st.session_state["k"] = default_view(spec)[1]
     left, right = st.columns([3, 2])
     text = t("compare.k")
     if len(steps) <= MAX_SEGMENTS:  # every choice visible at once
@@ -37,33 +35,6 @@ def _view_controls(spec: RunSpec, chance_metric: bool) -> tuple[str, int]:
         metric = right.radio(t("compare.score"), ["accuracy", "loss"], horizontal=True,
                              key="metric", format_func=fixed(metric_name), bind="query-params")
     return metric, k
-
-
-@dataclass(frozen=True)
-class ChartParts:
-    """What the charts of one result show, computed once and drawn as often as needed."""
-
-    headline: str
-    before_after: go.Figure
-    test_lr: str
-    crossings: str
-    curve: go.Figure | None  # None: the headline only
-    gain: go.Figure | None
-
-
-def _chart_parts(spec: RunSpec, results: list[MethodResult], metric: str, k: int,
-                 headline_only: bool = False) -> ChartParts:
-    steps = spec.config.eval_steps
-    df = frames.results_frame(results, steps)
-    chance = 1 / spec.make_family().output_dim if metric == "accuracy" else None
-    gains = frames.gain_frame(results, steps, metric, k)
-    head = (story.headline(df, gains, metric, k), before_after_figure(df, metric, k, chance))
-    if headline_only:
-        return ChartParts(*head, "", "", None, None)
-    return ChartParts(*head, _test_lr_note(spec, df),
-                      t("compare.crossings", sentence=story.leader_sentence(df, metric)),
-                      adaptation_curve_figure(df, metric, frames.crossings(df, metric), chance),
-                      gain_figure(gains))
 
 
 def _draw(parts: ChartParts, tag: str, headline_only: bool = False) -> None:
@@ -81,25 +52,7 @@ def _draw(parts: ChartParts, tag: str, headline_only: bool = False) -> None:
 
 def _charts(spec: RunSpec, results: list[MethodResult], metric: str, k: int, tag: str,
             headline_only: bool = False) -> None:
-    _draw(_chart_parts(spec, results, metric, k, headline_only), tag, headline_only)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _gallery_parts(key: str, metric: str, k: int, lang: str) -> ChartParts:
-    """The gallery run's charts, built once per server for each view and language: the run is
-    the server's own file (gallery_run), so every visitor may be shown the same figures.
-    (st.plotly_chart copies a figure before sending it, so sharing one is safe.)"""
-    run = runs_store.gallery_run(key)
-    with using(lang):
-        return _chart_parts(run.spec(), run.results, metric, k)
-
-
-def _test_lr_note(spec: RunSpec, df) -> str:
-    """Which α adapted each method at test time: the training one, or one chosen per method."""
-    used = df.drop_duplicates("method").set_index("label").test_lr
-    trained = f"{spec.config.inner_lr:g}"  # runs saved before plans were kept adapted with it
-    key = "compare.test_lr.auto" if spec.config.test_lr == "auto" else "compare.test_lr.train"
-    return t(key, values=t("list.sep").join(f"{m} {a or trained}" for m, a in used.items()))
+    _draw(chart_parts(spec, results, metric, k, headline_only), tag, headline_only)
 
 
 def _diverged(results: list[MethodResult]) -> None:
@@ -135,7 +88,7 @@ def _gallery(preset: Scenario | None, metric: str, k: int, expanded: bool) -> bo
         return False
     with st.expander(t("compare.gallery_heading"), expanded=expanded):
         st.caption(runs_store.gallery_caption(preset.key))
-        _draw(_gallery_parts(preset.key, metric, k, language()), tag="gallery")
+        _draw(gallery_parts(preset.key, metric, k, language()), tag="gallery")
     return True
 
 
