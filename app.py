@@ -5,7 +5,7 @@ import torch
 import torch._dynamo  # noqa: F401
 
 from dashboard import warmup  # noqa: F401  (starts the server's one-time work, once)
-from dashboard.i18n import t
+from report.i18n import t
 from dashboard.language import language_switch, pick_language
 from dashboard.sidebar import settings_sidebar
 from dashboard.state import page_start, run_indicator

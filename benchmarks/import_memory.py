@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-SERVER = ("streamlit", "torch", "torch._dynamo", "pandas", "plotly.express", "core.training",
+SERVER = ("streamlit", "torch", "torch._dynamo", "pandas", "plotly.express", "core.engine.training",
           "dashboard.state", "dashboard.sidebar")
 ON_DEMAND = ("sklearn.datasets",)  # imported when the digits family first reads its data
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.i18n import DEFAULT, LANG, LANGUAGES, from_locale, set_language, t
+from report.i18n import DEFAULT, LANG, LANGUAGES, from_locale, set_language, t
 from dashboard.scenario_sync import PRESET
 
 # URL-bound widgets whose options are shown translated: the URL spells their labels, so a switch

@@ -14,9 +14,9 @@ from core import budget
 from core.runspec import RunSpec
 from core.data.omniglot import DatasetUnavailable
 from core.settings import SettingError
-from core.training import MethodResult
+from core.engine.events import MethodResult
 from dashboard import hosting
-from dashboard.i18n import t
+from report.i18n import t
 from dashboard.language import in_session_language
 from dashboard.jobs import DONE, QUEUED, JobManager, Snapshot, concurrency_from_env
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from core import budget
-from core.scenarios import SCENARIOS
+from core.scenarios.catalogue import SCENARIOS
 from dashboard.runs_store import gallery_run
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios import SCENARIOS
-from dashboard.frames import typical_task
-from dashboard.i18n import t, using
+from core.scenarios.catalogue import SCENARIOS
+from report.frames import typical_task
+from report.i18n import t, using
 from dashboard.runs_store import gallery_run
 from tests.support.apptest import APP, figures, open_page, values
 

@@ -5,12 +5,14 @@ import math
 import pytest
 import torch
 
-from core.cli import main as cli_main
-from core.config import TrainConfig
-from core.families import make_family
+from core.cli.main import main as cli_main
+from core.engine.config import TrainConfig
+from core.engine.families import make_family
 from core.settings import SettingError
-from core.evaluation import gain_ci, mean_ci
-from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows, reportable
+from core.engine.evaluation import gain_ci, mean_ci
+from core.engine.events import MethodResult, Progress
+from core.engine.training import compare, reportable
+from core.results import pool_seeds, pooled_rows
 
 METHODS = ["maml", "fomaml", "reptile", "pretrain", "anil", "metasgd", "scratch"]
 

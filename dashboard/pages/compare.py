@@ -9,15 +9,16 @@ from typing import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.training import MethodResult
-from dashboard import frames, runs_store, state, story
-from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
+from core.engine.events import MethodResult
+from report import frames, story
+from dashboard import runs_store, state
+from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
 from core.runspec import RunSpec
-from core.scenarios import Scenario
-from dashboard.i18n import fixed, language, t, using
+from core.scenarios.catalogue import Scenario
+from report.i18n import fixed, language, t, using
 from dashboard.scenario_sync import look_for, scenario_picker
 from dashboard.sidebar import current_run
-from dashboard.theme import label, metric_name
+from report.theme import label, metric_name
 
 MAX_SEGMENTS = 12  # more fine-tuning steps than this get a slider for k
 
