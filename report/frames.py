@@ -7,7 +7,7 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from core.engine.evaluation import gain_ci, higher_is_better, main_metric
+from core.engine.evaluation import higher_is_better, main_metric
 from core.engine.events import MethodResult
 from core.results import ROW_COLUMNS, pool_seeds, pooled_rows
 from report.i18n import t
@@ -17,7 +17,7 @@ SUMMARY_COLUMNS = ["method", "label", *ROW_COLUMNS[1:]]
 
 
 def results_frame(results: Sequence[MethodResult], steps: tuple[int, ...]) -> pd.DataFrame:
-    """One row per method, fine-tuning step and metric; test tasks pooled over seeds."""
+    """One row per method, fine-tuning step and metric, seeds pooled (core/results.py)."""
     if not results:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     df = pd.DataFrame(pooled_rows(results, steps))
@@ -32,14 +32,13 @@ def headed(df: pd.DataFrame) -> pd.DataFrame:
 
 def gain_frame(results: Sequence[MethodResult], steps: tuple[int, ...], metric: str,
                k: int) -> pd.DataFrame:
-    """Improvement from step 0 to step k per method, with a paired 95 % CI over test tasks."""
+    """Improvement from step 0 to step k per method, paired per test task, with its 95 % CI
+    (over the seeds' mean gains when there are several: core/results.py)."""
     rows = []
     before, after = steps.index(0), steps.index(k)
     for p in pool_seeds(results):
-        table = p.scores[metric]  # (steps, tasks of all seeds)
         bad = max(before, after) >= p.sound
-        mean, low, high = ((math.nan,) * 3 if bad else
-                           gain_ci(table[before], table[after], metric))
+        mean, low, high = (math.nan,) * 3 if bad else p.gain(metric, before, after)
         rows.append({"method": p.method, "label": label(p.method), "metric": metric, "k": k,
                      "gain": mean, "ci_low": low, "ci_high": high,
                      "diverged": p.diverged if bad else ""})

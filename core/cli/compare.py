@@ -34,7 +34,8 @@ def _compare_parser(family_name: str, scenario: Scenario | None = None) -> argpa
                "--help`. Families: " + ", ".join(FAMILIES) + ".")
     add_run_options(parser, family_name)
     parser.add_argument("--seed", type=int_list_arg, default=(0,), metavar="N[,N...]",
-                        help="random seed(s); several seeds pool their test tasks (default 0)")
+                        help="random seed(s); several seeds: the mean of their means, Student-t CI over "
+                             "them (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write the config and result rows as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write the result rows as CSV")
     parser.add_argument("--threads", type=int, default=1,

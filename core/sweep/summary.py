@@ -8,11 +8,10 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 from core.engine.algorithms import method_title
 from core.engine.evaluation import higher_is_better, main_metric
-from core.results import SCORE_COLUMNS
+from core.results import SCORE_COLUMNS, over_seeds
 
 MAX_FILE_BYTES = 20_000_000  # a sweep file larger than this is refused before it is parsed
 MAX_ROWS = 200_000
@@ -82,10 +81,10 @@ def _checked_rows(rows: list, axes: list[str]) -> pd.DataFrame:
 def summarise_seeds(rows: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     """One row per setting combination, method, step and metric, over the seeds.
 
-    The mean is that of the seeds' means. With several seeds the 95 % CI is Student's t over
-    the seeds' means: each seed trains anew, and that spread, not only the test tasks', decides
-    whether a method wins at a setting. With one seed it is that seed's CI over its test tasks.
-    A combination where a seed failed or a method diverged is marked, not pooled."""
+    Each cell's rows hold one seed, so this is core/results.py's rule applied to them: one seed
+    keeps its CI over its test tasks; several give the mean of their means with Student's t
+    95 % CI over them. A combination where a seed failed or a method diverged is marked, not
+    pooled."""
     keys = [*axes, "method", "step", "metric"]
     out = [_pool(group, dict(zip(keys, key))) for key, group in
            rows.groupby(keys, sort=False, dropna=False)]
@@ -104,10 +103,8 @@ def _pool(group: pd.DataFrame, key: dict) -> dict:
         row = group.iloc[0]
         return {**key, "mean": row["mean"], "ci_low": row.ci_low, "ci_high": row.ci_high,
                 "n_tasks": n_tasks, "seeds": 1, "problem": ""}
-    means = group["mean"].to_numpy(float)
-    mean = float(means.mean())
-    half = float(student_t.ppf(0.975, seeds - 1) * means.std(ddof=1) / math.sqrt(seeds))
-    return {**key, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
+    mean, low, high = over_seeds(group["mean"].to_numpy(float).tolist())
+    return {**key, "mean": mean, "ci_low": low, "ci_high": high,
             "n_tasks": n_tasks, "seeds": seeds, "problem": ""}
 
 
