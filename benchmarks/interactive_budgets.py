@@ -31,12 +31,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from core.engine.evaluation import higher_is_better
-from core.runspec import RunSpec
-from core.scenarios.catalogue import SCENARIOS_BY_KEY, Scenario, interactive_spec
-from core.scenarios.claims import Beats
 from core.engine.events import MethodResult
 from core.engine.training import compare
 from core.results import pooled_rows
+from core.runspec import RunSpec
+from core.scenarios.catalogue import SCENARIOS_BY_KEY, Scenario, interactive_spec
+from core.scenarios.claims import Beats
 
 SEEDS = (0, 1, 2)
 

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from core.engine.config import TrainConfig  # noqa: E402
 from core.engine.evaluation import make_learner  # noqa: E402
+from core.engine.events import Progress  # noqa: E402
 from core.engine.families import make_family  # noqa: E402
 from core.engine.tasks import generator  # noqa: E402
-from core.engine.events import Progress  # noqa: E402
-from core.engine.training import train_method
+from core.engine.training import train_method  # noqa: E402
 
 FULL = 70_000
 

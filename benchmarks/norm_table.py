@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from core.engine.config import TrainConfig
 from core.engine.convnet import NORMS
 from core.engine.evaluation import make_learner, mean_ci, score_plan, tune_test_lr
+from core.engine.events import MethodResult
 from core.engine.families import FAMILIES, make_family
 from core.engine.tasks import generator
-from core.engine.events import MethodResult
 from core.engine.training import train_method
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.engine.algorithms import AdaptPlan
 from core.budget import trace_seconds
+from core.engine.algorithms import AdaptPlan
 from core.engine.evaluation import FamilyLearner, Probe, plan_trace
 from core.engine.families.base import TaskFamily
 from core.engine.models import Params

@@ -13,15 +13,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core.runs import gallery
-from core.engine.algorithms import AdaptPlan
 from core.data.omniglot import drawing_problem, ink_from_rgba
+from core.engine.algorithms import AdaptPlan
 from core.engine.evaluation import FamilyLearner, make_learner, plan_trace
+from core.engine.events import MethodResult
 from core.engine.families.base import TaskFamily
 from core.engine.models import Params
-from core.runs.runfile import SavedRun
 from core.engine.tasks import TaskBatch
-from core.engine.events import MethodResult
+from core.runs import gallery
+from core.runs.runfile import SavedRun
 from report.i18n import t
 from report.story import _names as method_names
 from report.theme import steps_text

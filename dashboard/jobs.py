@@ -13,13 +13,13 @@ from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
+from core.data import data_in_use
 from core.engine.algorithms import all_result_names
 from core.engine.config import TrainConfig
-from core.data import data_in_use
-from core.engine.families import TaskFamily
-from core.settings import SettingError
 from core.engine.events import Event, MethodResult, Progress
+from core.engine.families import TaskFamily
 from core.engine.training import compare
+from core.settings import SettingError
 from report.i18n import t
 from report.theme import label
 

@@ -5,19 +5,19 @@ from typing import Sequence
 
 import streamlit as st
 
+from core.engine.events import MethodResult
 from core.runs import gallery
 from core.runs.runfile import MAX_FILE_BYTES, RunFileError, SavedRun, unpacked_bytes
-from core.runspec import RunSpec
 from core.runs.store import (MEMORY, RunStore, StoreError, default_path, load_run, open_store,
                              save_run)
+from core.runspec import RunSpec
 from core.scenarios.catalogue import interactive_spec
 from core.settings import SettingError, without_paths
-from core.engine.events import MethodResult
 from dashboard.hosting import hosted, tab_store_bytes
-from report.i18n import t
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
 from dashboard.state import hold_opened
+from report.i18n import t
 
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
            "hosted"]

@@ -11,9 +11,9 @@ from core.runspec import LOCATION_SETTINGS, RunSpec
 from core.scenarios.catalogue import (SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods,
                                       interactive_spec, train_defaults)
 from core.settings import specs
+from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 from report.i18n import LANG, fixed, t, t_or
 from report.theme import family_title, label
-from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 
 CUSTOM = "custom"  # the Scenario box's option for settings that match no scenario
 PRESET = "preset"  # the URL parameter that applies a scenario once (the About page's links)

@@ -5,20 +5,20 @@ from typing import Any
 
 import streamlit as st
 
+from core.data.omniglot import DatasetUnavailable
 from core.engine.algorithms import METHODS
 from core.engine.config import TrainConfig
-from core.data.omniglot import DatasetUnavailable
 from core.engine.families import FAMILIES
+from core.engine.training import check_methods
 from core.runspec import RunSpec
 from core.scenarios.catalogue import (DEFAULT_TEST_STEPS, default_methods, interactive_spec,
                                       train_defaults)
 from core.settings import SettingError, specs
-from core.engine.training import check_methods
 from dashboard import hosting
-from report.i18n import fixed, t, t_or
 from dashboard.scenario_sync import on_family, scenario_from_url
-from report.theme import family_title, label
 from dashboard.widgets import BIND, HIDDEN_TRAIN, parse_ints, train_key, widget
+from report.i18n import fixed, t, t_or
+from report.theme import family_title, label
 
 RUN = "_run"  # session key of the (spec, error) pair the sidebar produced this run
 NOTES = "_url_notes"  # session key: what a hosted server changed in the link

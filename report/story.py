@@ -11,8 +11,8 @@ from collections import Counter
 import pandas as pd
 
 from core.engine.evaluation import higher_is_better
-from core.scenarios.claims import Beats, Close, Condition, Near
 from core.scenarios.catalogue import Scenario
+from core.scenarios.claims import Beats, Close, Condition, Near
 from report.frames import leaders
 from report.i18n import t
 from report.theme import label, metric_name, steps_text

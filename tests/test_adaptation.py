@@ -7,10 +7,10 @@ import torch
 from core.engine.algorithms import adapt
 from core.engine.config import TrainConfig
 from core.engine.evaluation import adaptation_trace, make_learner
+from core.engine.events import MethodResult
 from core.engine.families import make_family
 from core.engine.models import expand
 from core.engine.tasks import generator
-from core.engine.events import MethodResult
 from core.engine.training import compare
 from dashboard import adaptation
 

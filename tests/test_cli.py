@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from core.engine.algorithms import METHODS
 from core.cli.main import main
+from core.engine.algorithms import METHODS
 from core.engine.families import FAMILIES
 from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
 

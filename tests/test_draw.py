@@ -13,11 +13,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import dashboard.canvas
-from core.runs import gallery
-from core.engine.algorithms import AdaptPlan
 from core.data import omniglot
+from core.engine.algorithms import AdaptPlan
 from core.engine.evaluation import make_learner
 from core.engine.families import make_family
+from core.runs import gallery
 from dashboard import drawing
 from dashboard.canvas import CANVAS_PX
 from report.i18n import using

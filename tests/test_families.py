@@ -8,8 +8,8 @@ import torch
 
 from core.engine.families import FAMILIES, make_family
 from core.engine.families.base import FunctionRegression
-from core.settings import KINDS, SettingError, Validated, setting, specs, without_paths
 from core.engine.tasks import generator
+from core.settings import KINDS, SettingError, Validated, setting, specs, without_paths
 
 
 @pytest.mark.parametrize("name", ["sinusoid", "trend", "clusters"])

@@ -10,9 +10,9 @@ import torch
 
 from core.engine.algorithms import AdaptPlan
 from core.engine.evaluation import make_learner
+from core.engine.events import Checkpoint, MethodResult, Progress
 from core.engine.families import make_family
 from core.engine.tasks import generator
-from core.engine.events import Checkpoint, MethodResult, Progress
 from dashboard import adaptation
 from report import frames, story
 from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from core.runs import gallery
-from core.engine.algorithms import METHODS
 from core.cli.main import main
-from core.runs.runfile import from_bytes, to_bytes
+from core.engine.algorithms import METHODS
+from core.engine.events import MethodResult
 from core.engine.families import FAMILIES
+from core.engine.training import compare
+from core.runs import gallery
+from core.runs.runfile import from_bytes, to_bytes
+from core.runs.store import RunStore
 from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
 from core.settings import specs
-from core.runs.store import RunStore
-from core.engine.events import MethodResult
-from core.engine.training import compare
 
 
 def tiny(entry):

@@ -8,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.scenarios.catalogue import SCENARIOS
+from dashboard.runs_store import gallery_run
 from report.frames import typical_task
 from report.i18n import t, using
-from dashboard.runs_store import gallery_run
 from tests.support.apptest import APP, figures, open_page, values
 
 DEFAULT = SCENARIOS[0].key  # the landing's scenario

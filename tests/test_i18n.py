@@ -16,10 +16,10 @@ from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
 from core.scenarios.claims import Beats, Close, Near, Overfits
 from core.settings import specs
 from core.sweep.summary import PHRASES, load_sweep
+from dashboard.param_space_presets import LANDSCAPES, preset_key
 from report import story
 from report.figures.sweep import sweep_figures
 from report.i18n import catalogue, from_locale, t, t_or, using
-from dashboard.param_space_presets import LANDSCAPES, preset_key
 
 ROOT = Path(__file__).resolve().parents[1]
 EN, ZH = catalogue("en"), catalogue("zh")

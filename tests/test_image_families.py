@@ -5,17 +5,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.engine.algorithms import METHODS
 from core.cli.main import main as cli_main
-from core.engine.config import TrainConfig
 from core.data import omniglot as omniglot_data
 from core.data.omniglot import DatasetUnavailable
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
 from core.engine.evaluation import make_learner, score_tasks
-from core.engine.families import make_family
-from core.settings import SettingError
-from core.engine.tasks import generator
 from core.engine.events import MethodResult
+from core.engine.families import make_family
+from core.engine.tasks import generator
 from core.engine.training import compare, train_method
+from core.settings import SettingError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
 needs_omniglot = pytest.mark.skipif(not list(SHARED.glob("images_background_small*.zip")),

@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch._dynamo  # noqa: F401  the optimisers import it on first use (seconds): the app does at start
 
-from core.engine.config import TrainConfig
 from core.data import cached_data
+from core.engine.config import TrainConfig
 from core.engine.events import MethodResult
+from core.runspec import RunSpec
 from dashboard import jobs
 from report.i18n import using
-from core.runspec import RunSpec
 
 
 def spec(iterations: int = 100_000, seed: int = 0, methods=("maml",), **train) -> RunSpec:

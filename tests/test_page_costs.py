@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.param_space.landscape as ps
 import core.param_space.cost as cost
+import core.param_space.landscape as ps
 from core import budget
 from core.engine.algorithms import METHODS, result_names
 from core.engine.config import TrainConfig

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios.catalogue import SCENARIOS, interactive_spec
 from core.runs.store import RunStore, save_run
+from core.scenarios.catalogue import SCENARIOS, interactive_spec
 from dashboard import state
 from dashboard.runs_store import import_file, save_finished
 from tests.support.apptest import APP, TINY_RUN, figures, tiny_run, train, values

@@ -10,10 +10,10 @@ import pytest
 
 from core.engine.events import MethodResult
 from core.engine.training import compare
-from report.frames import results_frame
 from core.runspec import RunSpec
 from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
 from core.scenarios.claims import Beats, Close, Near, Overfits
+from report.frames import results_frame
 
 SEEDS = (0, 1, 2)
 # The shared data folder beside the checkout (a worktree may sit one level deeper).

@@ -14,16 +14,16 @@ import safetensors.numpy
 import torch
 
 import core.runs.store as store_module
-from core.runs import runfile
 from core.cli.main import main
 from core.engine.config import TrainConfig
+from core.engine.events import MethodResult
 from core.engine.families import make_family
+from core.engine.training import compare
+from core.results import pooled_rows
+from core.runs import runfile
 from core.runs.runfile import RunFileError, SavedRun, from_bytes, library_versions, to_bytes
 from core.runs.store import (MEMORY, RunStore, StoreError, default_path, load_run, open_store,
                              save_results, save_run)
-from core.engine.events import MethodResult
-from core.engine.training import compare
-from core.results import pooled_rows
 from core.runspec import RunSpec
 from core.settings import SettingError
 

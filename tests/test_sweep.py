@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 
 from core.cli.main import main
+from core.results import pooled_rows
+from core.runs.store import RunStore, load_run
 from core.runspec import RunSpec
 from core.scenarios.catalogue import interactive_spec
 from core.settings import SettingError
-from core.runs.store import RunStore, load_run
 from core.sweep.grid import (expand_grid, local_outcomes, parse_axis, ray_outcomes, read_records,
                              failed, run_cell, run_cell_for_store, run_cells, store_name,
                              sweep_rows)
 from core.sweep.summary import (SweepFileError, advantage, boundary_sentence, load_sweep,
                                 summarise_seeds)
-from core.results import pooled_rows
 from report.cli import main as report_main
 
 TINY = {"iterations": 3, "test_tasks": 12, "val_tasks": 4, "checkpoints": 0}

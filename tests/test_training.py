@@ -7,12 +7,12 @@ import torch
 
 from core.cli.main import main as cli_main
 from core.engine.config import TrainConfig
-from core.engine.families import make_family
-from core.settings import SettingError
 from core.engine.evaluation import gain_ci, mean_ci
 from core.engine.events import MethodResult, Progress
+from core.engine.families import make_family
 from core.engine.training import compare, reportable
 from core.results import pool_seeds, pooled_rows
+from core.settings import SettingError
 
 METHODS = ["maml", "fomaml", "reptile", "pretrain", "anil", "metasgd", "scratch"]
 

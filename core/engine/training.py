@@ -11,9 +11,9 @@ from torch import Tensor
 from core.engine import compiled as compiling
 from core.engine.algorithms import METHODS, Method, PlanHook, result_plans
 from core.engine.config import TrainConfig
-from core.engine.events import Checkpoint, Event, MethodResult, Progress
 from core.engine.evaluation import (FamilyLearner, Stop, Stopped, make_learner, score_plan,
                                     summary_rows, tune_test_lr)
+from core.engine.events import Checkpoint, Event, MethodResult, Progress
 from core.engine.families.base import TaskFamily
 from core.engine.models import Params
 from core.engine.shapes import scoring_chunk

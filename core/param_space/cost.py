@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from core.param_space import landscape as ps
 from core.budget import Work, plain_seconds
 from core.engine.config import TrainConfig
+from core.param_space import landscape as ps
 
 # The unit of work is one evaluation of the task losses at a few φ: worth EVAL_OPS tensor
 # operations at the budget's calibrated rate (fitted: autograd's bookkeeping included); a grid

@@ -10,18 +10,18 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from core.engine.algorithms import all_result_names, result_names
 from core.data import omniglot
+from core.engine.algorithms import all_result_names, result_names
+from core.engine.events import MethodResult
 from core.engine.families import FAMILIES
+from core.engine.training import compare
+from core.results import pooled_rows
 from core.runs.runfile import (RunFileError, SavedRun, from_bytes, library_versions, run_spec,
                                to_bytes)
+from core.runs.store import RunStore, StoreError, now, save_results
 from core.runspec import RunSpec
 from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
 from core.settings import specs
-from core.runs.store import RunStore, StoreError, now, save_results
-from core.engine.events import MethodResult
-from core.engine.training import compare
-from core.results import pooled_rows
 
 GALLERY_DIR = Path(__file__).resolve().parents[2] / "gallery"
 SUFFIX = ".metarun"

@@ -13,10 +13,10 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from core import userdirs
+from core.engine.events import MethodResult
 from core.runs.runfile import (MAX_FILE_BYTES, RunFileError, SavedRun, decode, encode, from_bytes,
                                library_versions, run_spec, to_bytes)
 from core.runspec import RunSpec
-from core.engine.events import MethodResult
 
 STORE_SCHEMA = 1  # PRAGMA user_version of a store this code created; others are refused
 FILE_NAME = "runs.sqlite"

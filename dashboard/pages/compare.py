@@ -10,14 +10,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.engine.events import MethodResult
-from report import frames, story
-from dashboard import runs_store, state
-from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
 from core.runspec import RunSpec
 from core.scenarios.catalogue import Scenario
-from report.i18n import fixed, language, t, using
+from dashboard import runs_store, state
 from dashboard.scenario_sync import look_for, scenario_picker
 from dashboard.sidebar import current_run
+from report import frames, story
+from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
+from report.i18n import fixed, language, t, using
 from report.theme import label, metric_name
 
 MAX_SEGMENTS = 12  # more fine-tuning steps than this get a slider for k

@@ -5,17 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from core.engine.evaluation import main_metric, make_learner
-from core.engine.families.base import TaskFamily
-from core.runspec import RunSpec
-from core.engine.tasks import TaskBatch
 from core.engine.events import MethodResult
+from core.engine.families.base import TaskFamily
+from core.engine.tasks import TaskBatch
+from core.runspec import RunSpec
 from dashboard import adaptation, hosting
+from dashboard.gallery_view import results_or_gallery
+from dashboard.sidebar import current_run
 from report import frames
 from report.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
                                     task_curve_figure)
-from dashboard.gallery_view import results_or_gallery
 from report.i18n import fixed, t
-from dashboard.sidebar import current_run
 from report.theme import class_color
 
 HELD_OUT, NEW = "held-out", "new"  # task sources (in the URL as their labels: inspect.source.*)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.sweep.summary import SweepFileError, load_sweep, summarise_seeds
 from core.engine.evaluation import main_metric
+from core.sweep.summary import SweepFileError, load_sweep, summarise_seeds
 from report.figures.sweep import sweep_figures
 from report.i18n import fixed, t
 from report.theme import metric_name, steps_text

@@ -4,11 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core.engine.evaluation import main_metric
+from dashboard.gallery_view import results_or_gallery
+from dashboard.sidebar import current_run
 from report import frames, story
 from report.figures.training import checkpoint_figure, meta_loss_figure
-from dashboard.gallery_view import results_or_gallery
 from report.i18n import t
-from dashboard.sidebar import current_run
 
 
 def main() -> None:

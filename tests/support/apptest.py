@@ -9,9 +9,9 @@ import numpy as np
 import plotly.io
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios.catalogue import interactive_spec
 from core.engine.events import MethodResult
 from core.engine.training import compare
+from core.scenarios.catalogue import interactive_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

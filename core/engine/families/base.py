@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from core.engine.models import MLP, Model
-from core.settings import SettingError, Validated, setting, specs
 from core.engine.tasks import TaskBatch
+from core.settings import SettingError, Validated, setting, specs
 
 FAMILIES: dict[str, type["TaskFamily"]] = {}
 # Told (done_bytes, total_bytes) while data downloads; total is 0 when unknown.

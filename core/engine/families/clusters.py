@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 
 from core.engine.families.base import TaskFamily, register_family, uniform
-from core.settings import SettingError, setting
 from core.engine.tasks import TaskBatch
+from core.settings import SettingError, setting
 
 
 @register_family

@@ -16,8 +16,8 @@ from torch import Tensor
 
 from core.engine.convnet import NORMS, ConvNet
 from core.engine.families.base import DownloadProgress, TaskFamily
-from core.settings import SettingError, setting
 from core.engine.tasks import TaskBatch
+from core.settings import SettingError, setting
 
 ROTATIONS = 4  # 0°, 90°, 180°, 270°
 QUERY_HELP = "query images per class"
