@@ -47,7 +47,7 @@ class Pooled:
     seconds: float  # mean training time per seed
     test_lr: str  # the test-time α of each seed, in words, repeats dropped
     sound: int  # the leading eval steps every seed can report (all of them unless diverged)
-    per_seed: tuple[dict[str, Tensor], ...] = ()  # each seed's scores, in the order of `results`
+    per_seed: tuple[dict[str, Tensor], ...]  # each seed's scores, in the order of `results`
 
     def interval(self, metric: str, index: int) -> tuple[float, float, float]:
         """The score at eval step `index` and its 95 % interval, by the rule above."""
