@@ -41,8 +41,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks.dashboard_timing import cpu_seconds, peak_rss_mb, serve_app  # noqa: E402
-from core.scenarios import SCENARIOS  # noqa: E402
-from dashboard.i18n import catalogue  # noqa: E402
+from core.scenarios.catalogue import SCENARIOS  # noqa: E402
+from report.i18n import catalogue  # noqa: E402
 
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402

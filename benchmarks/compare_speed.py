@@ -33,8 +33,10 @@ CHILD = r"""
 import json, sys, time, torch
 torch.set_num_threads(1)
 import pandas as pd
-from core.scenarios import SCENARIOS_BY_KEY
-from core.training import MethodResult, compare, pooled_rows
+from core.engine.events import MethodResult
+from core.engine.training import compare
+from core.results import pooled_rows
+from core.scenarios.catalogue import SCENARIOS_BY_KEY
 key, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
 scenario = SCENARIOS_BY_KEY[key]
 spec = scenario.spec(seeds[0])

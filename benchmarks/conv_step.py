@@ -17,10 +17,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from core.algorithms import METHODS
-from core.config import TrainConfig
-from core.convnet import ConvNet
-from core.tasks import TaskBatch, generator
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.convnet import ConvNet
+from core.engine.tasks import TaskBatch, generator
 from benchmarks.timing import StepTimer, print_ratios, time_interleaved
 
 WAYS, SHOTS, QUERY = 5, 1, 15

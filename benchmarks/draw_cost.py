@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from core import gallery
+from core.runs import gallery
 from dashboard import drawing
 from dashboard.canvas import CANVAS_PX
 from PIL import Image

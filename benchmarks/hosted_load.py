@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks.dashboard_timing import BROWSER_ARGS, CHROMIUM, IDLE, TRAIN, peak_rss_mb, serve_app  # noqa: E402
-from core.families import FAMILIES  # noqa: E402
-from core.scenarios import SCENARIOS  # noqa: E402
+from core.engine.families import FAMILIES  # noqa: E402
+from core.scenarios.catalogue import SCENARIOS  # noqa: E402
 
 HOSTILE = {"train.iterations": "10000000", "train.hidden": "4096,4096,4096",
            "train.meta_batch_size": "100000", "train.test_tasks": "1000000"}

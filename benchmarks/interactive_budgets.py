@@ -30,10 +30,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from core.evaluation import higher_is_better
+from core.engine.evaluation import higher_is_better
+from core.engine.events import MethodResult
+from core.engine.training import compare
+from core.results import pooled_rows
 from core.runspec import RunSpec
-from core.scenarios import SCENARIOS_BY_KEY, Beats, Scenario, run_spec
-from core.training import MethodResult, compare, pooled_rows
+from core.scenarios.catalogue import SCENARIOS_BY_KEY, Scenario, interactive_spec
+from core.scenarios.claims import Beats
 
 SEEDS = (0, 1, 2)
 
@@ -142,7 +145,7 @@ def candidate_spec(scenario: Scenario, candidate: Candidate, seed: int) -> RunSp
     if reptile_steps:
         train["reptile_inner_steps"] = reptile_steps
     family = {**scenario.family_settings, **DATA.get(scenario.family, {}), **dict(family)}
-    spec = run_spec(scenario.family, family,
+    spec = interactive_spec(scenario.family, family,
                     scenario.methods, scenario.train, scenario.test_steps)
     return with_settings(spec, seed, **train)
 

@@ -21,11 +21,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from core.config import TrainConfig  # noqa: E402
-from core.evaluation import make_learner  # noqa: E402
-from core.families import make_family  # noqa: E402
-from core.tasks import generator  # noqa: E402
-from core.training import Progress, train_method  # noqa: E402
+from core.engine.config import TrainConfig  # noqa: E402
+from core.engine.evaluation import make_learner  # noqa: E402
+from core.engine.events import Progress  # noqa: E402
+from core.engine.families import make_family  # noqa: E402
+from core.engine.tasks import generator  # noqa: E402
+from core.engine.training import train_method  # noqa: E402
 
 FULL = 70_000
 

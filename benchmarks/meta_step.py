@@ -16,12 +16,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from core import compiled
-from core.algorithms import METHODS
-from core.config import TrainConfig
-from core.evaluation import make_learner
-from core.families import make_family
-from core.tasks import generator
+from core.engine import compiled
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.evaluation import make_learner
+from core.engine.families import make_family
+from core.engine.tasks import generator
 from benchmarks.timing import StepTimer, print_ratios, time_interleaved
 
 LOOP = "per-task loop, second-order MAML"

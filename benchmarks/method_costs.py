@@ -1,5 +1,5 @@
 """The cost estimator against measured CPU time, for every registered method at several settings:
-what the `Cost` declarations in core/algorithms.py and the factors in core/budget.py are fitted on.
+what the `Cost` declarations in core/engine/algorithms.py and the factors in core/budget.py are fitted on.
 
 Each row runs `compare` with one method alone and prints the estimate, this thread's CPU
 seconds of the run, and their ratio (tests/test_budget.py holds it to 0.5–2× at smaller
@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import torch._dynamo  # noqa: E402,F401  the optimisers import it on first use: not in timings
 
 from core import budget  # noqa: E402
-from core.algorithms import METHODS  # noqa: E402
-from core.config import TrainConfig  # noqa: E402
-from core.families import make_family  # noqa: E402
-from core.training import compare  # noqa: E402
+from core.engine.algorithms import METHODS  # noqa: E402
+from core.engine.config import TrainConfig  # noqa: E402
+from core.engine.families import make_family  # noqa: E402
+from core.engine.training import compare  # noqa: E402
 
 # name -> (family, family settings, training settings)
 CASES = {

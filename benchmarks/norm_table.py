@@ -20,12 +20,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from core.config import TrainConfig
-from core.convnet import NORMS
-from core.evaluation import make_learner, mean_ci, score_plan, tune_test_lr
-from core.families import FAMILIES, make_family
-from core.tasks import generator
-from core.training import MethodResult, train_method
+from core.engine.config import TrainConfig
+from core.engine.convnet import NORMS
+from core.engine.evaluation import make_learner, mean_ci, score_plan, tune_test_lr
+from core.engine.events import MethodResult
+from core.engine.families import FAMILIES, make_family
+from core.engine.tasks import generator
+from core.engine.training import train_method
 
 
 def _cell(values: torch.Tensor) -> str:

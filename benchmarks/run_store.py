@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 import torch
 
-from core import gallery
-from core.store import RunStore
+from core.runs import gallery
+from core.runs.store import RunStore
 
 
 def best_of(f: Callable[[], Any], repeats: int = 5) -> tuple[float, Any]:

@@ -5,7 +5,7 @@ import time
 
 import torch
 
-from core.tasks import generator
+from core.engine.tasks import generator
 
 
 class StepTimer:

@@ -5,10 +5,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from core.config import TrainConfig
-from core.families import TaskFamily, make_family
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.families import TaskFamily, make_family
 from core.settings import SettingError, specs
 
+SPEC_KEYS = ("family", "family_settings", "methods", "train", "seeds")  # what as_dict writes
 # Settings that say where data lives, not what the numbers are.
 LOCATION_SETTINGS = ("data_dir", "download")
 
@@ -34,16 +36,26 @@ class RunSpec:
                 "methods": list(self.methods), "train": config, "seeds": list(self.seeds)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
-        """The spec `as_dict` wrote; every value is validated again (SettingError if not)."""
+    def from_dict(cls, data: Any) -> "RunSpec":
+        """The spec `as_dict` wrote (a sweep cell, a saved run's settings), every value
+        validated again: SettingError naming what is wrong. No data is read."""
+        if not isinstance(data, dict) or set(data) != set(SPEC_KEYS):
+            raise SettingError(f"they must name {', '.join(SPEC_KEYS)} and nothing else")
+        if not isinstance(data["family_settings"], dict) or not isinstance(data["train"], dict):
+            raise SettingError("family settings and training settings must be tables")
+        methods, seeds = data["methods"], data["seeds"]
+        if not (isinstance(methods, list) and methods and all(m in METHODS for m in methods)):
+            raise SettingError(f"methods must be a selection of {', '.join(METHODS)}")
+        if not (isinstance(seeds, list) and seeds and all(_is_int(s) for s in seeds)):
+            raise SettingError("seeds must be a list of integers")
         try:
-            seeds = tuple(int(s) for s in data["seeds"])
             family = make_family(data["family"], **_tuples(data["family_settings"]))
             config = TrainConfig(**_tuples(data["train"]), seed=seeds[0])
-            methods = tuple(data["methods"])
-        except (KeyError, TypeError, IndexError, ValueError) as err:
-            raise SettingError(f"not a valid run specification ({type(err).__name__})") from None
-        return cls(data["family"], plain_settings(family), methods, config, seeds)
+        except TypeError as err:  # a setting this lab does not have
+            raise SettingError(str(err)) from None
+        for seed in seeds[1:]:
+            config.replace(seed=seed)  # validates each seed's range
+        return cls(data["family"], plain_settings(family), tuple(methods), config, tuple(seeds))
 
     def same_numbers(self, other: "RunSpec", seeds: bool = True) -> bool:
         """Whether `other` computes the same numbers: equal but for where the data lives (and
@@ -53,6 +65,10 @@ class RunSpec:
     def key(self) -> str:
         """A stable text key of the settings."""
         return json.dumps(self.as_dict(), sort_keys=True)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _comparable(settings: dict[str, Any], seeds: bool) -> dict[str, Any]:

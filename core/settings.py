@@ -105,6 +105,12 @@ def _check_number(spec: Spec, value: Any, integer: bool) -> None:
                            f"(got {excerpt(value)})")
 
 
+def int_list(text: str, sep: str = ",") -> tuple[int, ...]:
+    """'40, 40' → (40, 40): integers between `sep`, spaces and empty items ignored; ValueError
+    when an item is no integer (each caller words its own error)."""
+    return tuple(int(v) for v in text.replace(" ", "").split(sep) if v)
+
+
 def _check(spec: Spec, value: Any) -> None:
     if spec.kind in ("int", "float"):
         _check_number(spec, value, spec.kind == "int")

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.algorithms import AdaptPlan
 from core.budget import trace_seconds
-from core.evaluation import FamilyLearner, Probe, plan_trace
-from core.families.base import TaskFamily
-from core.models import Params
-from core.tasks import TaskBatch, generator
+from core.engine.algorithms import AdaptPlan
+from core.engine.evaluation import FamilyLearner, Probe, plan_trace
+from core.engine.families.base import TaskFamily
+from core.engine.models import Params
+from core.engine.tasks import TaskBatch, generator
 
 GRID_POINTS = 200  # regression curve resolution
 REGION_POINTS = 80  # decision-region resolution per axis

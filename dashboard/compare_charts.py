@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.engine.events import MethodResult
 from core.runspec import RunSpec
-from core.training import MethodResult
-from dashboard import frames, runs_store, story
-from dashboard.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
-from dashboard.i18n import t, using
+from dashboard import runs_store
+from report import frames, story
+from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
+from report.i18n import t, using
 
 
 @dataclass(frozen=True)

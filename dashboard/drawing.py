@@ -13,18 +13,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core import gallery
-from core.algorithms import AdaptPlan
 from core.data.omniglot import drawing_problem, ink_from_rgba
-from core.evaluation import FamilyLearner, make_learner, plan_trace
-from core.families.base import TaskFamily
-from core.models import Params
-from core.runfile import SavedRun
-from core.tasks import TaskBatch
-from core.training import MethodResult
-from dashboard.i18n import t
-from dashboard.story import _names as method_names
-from dashboard.theme import steps_text
+from core.engine.algorithms import AdaptPlan
+from core.engine.evaluation import FamilyLearner, make_learner, plan_trace
+from core.engine.events import MethodResult
+from core.engine.families.base import TaskFamily
+from core.engine.models import Params
+from core.engine.tasks import TaskBatch
+from core.runs import gallery
+from core.runs.runfile import SavedRun
+from report.i18n import t
+from report.story import _names as method_names
+from report.theme import steps_text
 
 MAX_SHOTS = 5
 MAX_QUERIES = 5

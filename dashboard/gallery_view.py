@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from core.engine.events import MethodResult
 from core.runspec import LOCATION_SETTINGS, RunSpec
-from core.training import MethodResult
 from dashboard import runs_store, state
-from dashboard.i18n import t
 from dashboard.scenario_sync import active_scenario
+from report.i18n import t
 
 
 @dataclass(frozen=True)

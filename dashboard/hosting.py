@@ -50,7 +50,7 @@ def _env_number(name: str, default: float) -> float:
 
 
 # CPU-seconds a page may compute for one request outside the training queue (the Inspect
-# page's live adaptation; the Parameter space page counts its own work, core/param_space_cost.py).
+# page's live adaptation; the Parameter space page counts its own work, core/param_space/cost.py).
 PAGE_CPU_SECONDS = 2.0
 
 

@@ -13,14 +13,15 @@ from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
-from core.algorithms import all_result_names
-from core.config import TrainConfig
 from core.data import data_in_use
-from core.families import TaskFamily
+from core.engine.algorithms import all_result_names
+from core.engine.config import TrainConfig
+from core.engine.events import Event, MethodResult, Progress
+from core.engine.families import TaskFamily
+from core.engine.training import compare
 from core.settings import SettingError
-from core.training import Event, MethodResult, Progress, compare
-from dashboard.i18n import t
-from dashboard.theme import label
+from report.i18n import t
+from report.theme import label
 
 # Finished comparisons kept in memory: at most 12, and at most 48 MB of them (the largest
 # hosted run, 3 seeds × 2,000 test tasks × 51 steps, keeps about 20 MB of scores).

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.i18n import DEFAULT, LANG, LANGUAGES, from_locale, set_language, t
 from dashboard.scenario_sync import PRESET
+from report.i18n import DEFAULT, LANG, LANGUAGES, from_locale, set_language, t
 
 SESSION = "_language"  # session key: the session's language (the switch's key, LANG, is the widget's)
 # URL-bound widgets whose options are shown translated: the URL spells their labels, so a switch

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from core.config import TrainConfig
-from core.param_space import Landscape, TaskLoss, loss_after, total_loss
-from dashboard.i18n import t, t_or
+from core.engine.config import TrainConfig
+from core.param_space.landscape import Landscape, TaskLoss, loss_after, total_loss
+from report.i18n import t, t_or
 
 
 @dataclass(frozen=True)

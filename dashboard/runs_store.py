@@ -5,18 +5,19 @@ from typing import Sequence
 
 import streamlit as st
 
-from core import gallery
-from core.runfile import MAX_FILE_BYTES, RunFileError, SavedRun, unpacked_bytes
+from core.engine.events import MethodResult
+from core.runs import gallery
+from core.runs.runfile import MAX_FILE_BYTES, RunFileError, SavedRun, unpacked_bytes
+from core.runs.store import (MEMORY, RunStore, StoreError, default_path, load_run, open_store,
+                             save_run)
 from core.runspec import RunSpec
-from core.store import MEMORY, RunStore, StoreError, default_path, load_run, open_store, save_run
-from core.scenarios import run_spec
+from core.scenarios.catalogue import interactive_spec
 from core.settings import SettingError, without_paths
-from core.training import MethodResult
 from dashboard.hosting import hosted, tab_store_bytes
-from dashboard.i18n import t
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
 from dashboard.state import hold_opened
+from report.i18n import t
 
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",
            "hosted"]
@@ -102,7 +103,7 @@ def open_problem(spec: RunSpec) -> str | None:
     """Why the settings sidebar cannot show this run (None: it can), in one sentence."""
     train = {k: v for k, v in spec.config.as_dict().items() if k not in ("eval_steps", "seed")}
     try:
-        same = spec == run_spec(spec.family, dict(spec.family_settings), spec.methods, train,
+        same = spec == interactive_spec(spec.family, dict(spec.family_settings), spec.methods, train,
                                 spec.config.max_eval_step, len(spec.seeds), spec.seeds[0])
     except SettingError:
         same = False

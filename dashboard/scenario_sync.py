@@ -5,14 +5,15 @@ from typing import Any
 
 import streamlit as st
 
-from core.config import TrainConfig
-from core.families import FAMILIES
+from core.engine.config import TrainConfig
+from core.engine.families import FAMILIES
 from core.runspec import LOCATION_SETTINGS, RunSpec
-from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods, run_spec, train_defaults
+from core.scenarios.catalogue import (SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods,
+                                      interactive_spec, train_defaults)
 from core.settings import specs
-from dashboard.i18n import LANG, fixed, t, t_or
-from dashboard.theme import family_title, label
 from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
+from report.i18n import LANG, fixed, t, t_or
+from report.theme import family_title, label
 
 CUSTOM = "custom"  # the Scenario box's option for settings that match no scenario
 PRESET = "preset"  # the URL parameter that applies a scenario once (the About page's links)
@@ -56,7 +57,7 @@ def _url_text(key: str, value: Any) -> str | list[str]:
 
 def apply_spec(spec: RunSpec) -> None:
     """Fill every settings widget with the run's values, and put them in the URL."""
-    defaults = {**widget_values(run_spec(spec.family, {}, default_methods(), {})),
+    defaults = {**widget_values(interactive_spec(spec.family, {}, default_methods(), {})),
                 "family": next(iter(FAMILIES))}  # what the widgets show when the URL is silent
     for key, value in widget_values(spec).items():
         if key.rpartition(".")[2] in LOCATION_SETTINGS and key in st.session_state:

@@ -5,19 +5,20 @@ from typing import Any
 
 import streamlit as st
 
-from core.algorithms import METHODS
-from core.config import TrainConfig
 from core.data.omniglot import DatasetUnavailable
-from core.families import FAMILIES
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.families import FAMILIES
+from core.engine.training import check_methods
 from core.runspec import RunSpec
-from core.scenarios import DEFAULT_TEST_STEPS, default_methods, run_spec, train_defaults
+from core.scenarios.catalogue import (DEFAULT_TEST_STEPS, default_methods, interactive_spec,
+                                      train_defaults)
 from core.settings import SettingError, specs
-from core.training import check_methods
 from dashboard import hosting
-from dashboard.i18n import fixed, t, t_or
 from dashboard.scenario_sync import on_family, scenario_from_url
-from dashboard.theme import family_title, label
 from dashboard.widgets import BIND, HIDDEN_TRAIN, parse_ints, train_key, widget
+from report.i18n import fixed, t, t_or
+from report.theme import family_title, label
 
 RUN = "_run"  # session key of the (spec, error) pair the sidebar produced this run
 NOTES = "_url_notes"  # session key: what a hosted server changed in the link
@@ -124,6 +125,6 @@ def build_spec(family: str, family_values: dict[str, Any], methods: list[str],
                      else family_values[s.name] for s in specs(FAMILIES[family])}
     train = {**train, "hidden": parse_ints(train["hidden"], t("setting.hidden.label"))}
     test_steps, seed, n_seeds = train.pop("test_steps"), train.pop("seed"), train.pop("n_seeds")
-    spec = run_spec(family, family_values, tuple(methods), train, test_steps, n_seeds, seed)
+    spec = interactive_spec(family, family_values, tuple(methods), train, test_steps, n_seeds, seed)
     spec.make_family().load()  # a missing data set, or a setting the data cannot meet: say so here
     return spec

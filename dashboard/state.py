@@ -11,14 +11,14 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import budget
-from core.runspec import RunSpec
 from core.data.omniglot import DatasetUnavailable
+from core.engine.events import MethodResult
+from core.runspec import RunSpec
 from core.settings import SettingError
-from core.training import MethodResult
 from dashboard import hosting
-from dashboard.i18n import t
-from dashboard.language import in_session_language
 from dashboard.jobs import DONE, QUEUED, JobManager, Snapshot, concurrency_from_env
+from dashboard.language import in_session_language
+from report.i18n import t
 
 # The page asks for its run's progress this often (each ask is the run's heartbeat): often
 # enough to look live, rarely enough that six browsers redrawing do not slow the training.

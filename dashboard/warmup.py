@@ -18,10 +18,10 @@ import gc
 import threading
 
 from core import budget
-from core.scenarios import SCENARIOS
+from core.scenarios.catalogue import SCENARIOS
 from dashboard.compare_charts import default_view, gallery_parts
-from dashboard.i18n import LANGUAGES
 from dashboard.runs_store import gallery_run
+from report.i18n import LANGUAGES
 
 
 def _warm() -> None:

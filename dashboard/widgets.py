@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from core.settings import SettingError, Spec
+from core.settings import SettingError, Spec, int_list
 from dashboard import hosting
-from dashboard.i18n import t, t_or
+from report.i18n import t, t_or
 
 # In the URL for sharing; kept for the session while a page without the sidebar is open.
 # Entry-script bindings hold their URL names on every page, so the training settings are
@@ -31,7 +31,7 @@ def widget_value(spec: Spec, value: Any) -> Any:
 def parse_ints(value: str, name: str) -> tuple[int, ...]:
     """'40, 40' → (40, 40); SettingError naming the setting otherwise."""
     try:
-        return tuple(int(v) for v in value.replace(" ", "").split(",") if v)
+        return int_list(value)
     except ValueError:
         raise SettingError(t("error.ints", name=name, value=repr(value[:40]))) from None
 

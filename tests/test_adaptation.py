@@ -4,13 +4,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from core.algorithms import adapt
-from core.config import TrainConfig
-from core.evaluation import adaptation_trace, make_learner
-from core.families import make_family
-from core.models import expand
-from core.tasks import generator
-from core.training import MethodResult, compare
+from core.engine.algorithms import adapt
+from core.engine.config import TrainConfig
+from core.engine.evaluation import adaptation_trace, make_learner
+from core.engine.events import MethodResult
+from core.engine.families import make_family
+from core.engine.models import expand
+from core.engine.tasks import generator
+from core.engine.training import compare
 from dashboard import adaptation
 
 IMAGES = {"ways": 3, "shots": 2, "query": 4, "channels": 4, "image_size": 8}
@@ -71,8 +72,8 @@ def test_a_result_saved_without_its_plan_gets_the_plan_it_was_scored_with():
 def test_inspect_on_a_gallery_run_shows_its_stored_scores_of_the_typical_task(key):
     """What Inspect shows before anyone trains: the gallery run's own per-task numbers (its
     plans rebuilt for consistent-labels, kept for anil-metasgd)."""
-    from core import gallery
-    from dashboard.frames import typical_task
+    from core.runs import gallery
+    from report.frames import typical_task
     run = gallery.load(key)
     spec = run.spec()
     family, cfg = spec.make_family(), spec.config

@@ -2,13 +2,13 @@
 import pytest
 import torch
 
-from core.algorithms import (LR_PREFIX, METHODS, adapt, anil_gradient, maml_gradient,
-                             metasgd_gradient, pretrain_gradient, reptile_gradient)
-from core.config import TrainConfig
-from core.evaluation import make_learner, score_plan, score_tasks
-from core.families import make_family
-from core.models import expand
-from core.tasks import generator
+from core.engine.algorithms import (LR_PREFIX, METHODS, adapt, anil_gradient, maml_gradient,
+                                    metasgd_gradient, pretrain_gradient, reptile_gradient)
+from core.engine.config import TrainConfig
+from core.engine.evaluation import make_learner, score_plan, score_tasks
+from core.engine.families import make_family
+from core.engine.models import expand
+from core.engine.tasks import generator
 
 
 def reference_forward(params, x):

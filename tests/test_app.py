@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.families import FAMILIES
-from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY
-from dashboard.theme import label
+from core.engine.families import FAMILIES
+from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
+from report.theme import label
 from tests.support.apptest import (APP, PAGES, TINY, TINY_TEST_TASKS, figures, open_app, tiny,
                                    train, values)
 
@@ -190,7 +190,7 @@ def test_landing_shows_the_default_scenarios_gallery_result_with_no_click():
 
 
 def test_a_finished_comparison_is_saved_once_in_the_run_store():
-    from core.store import open_store, default_path
+    from core.runs.store import open_store, default_path
     store, _ = open_store(str(default_path()))
     before = set(store.names())
     at = train(tiny(open_app(), methods=("maml", "scratch")))

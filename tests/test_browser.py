@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from core.scenarios import SCENARIOS_BY_KEY
+from core.scenarios.catalogue import SCENARIOS_BY_KEY
 from tests.support.browser import (ARTIFACTS, no_exception, open_page, press_train,
                                    require_browser, serve_app, wait_idle)
 

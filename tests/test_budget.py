@@ -9,10 +9,11 @@ import pytest
 import torch._dynamo  # noqa: F401  the optimisers import it on first use: keep that out of timings
 
 from core import budget
-from core.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
-from core.config import TrainConfig
-from core.families import make_family
-from core.training import compare
+from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
+from core.engine.config import TrainConfig
+from core.engine.families import make_family
+from core.engine.shapes import scoring_chunk
+from core.engine.training import compare
 
 ALL = tuple(METHODS)  # every registered method: one added later is counted here too
 LIMITS = budget.Limits(cpu_seconds=60, memory_bytes=200e6)
@@ -162,8 +163,8 @@ def test_default_lab_run_fits_the_hosted_budget():
 
 def test_scoring_chunk_shrinks_for_big_models_and_keeps_the_family_chunk_otherwise():
     fam = make_family("sinusoid")
-    small = budget.scoring_chunk(fam, fam.make_model((40, 40)), 10, 10, 10)
-    big = budget.scoring_chunk(fam, fam.make_model((1024, 1024)), 10, 10, 10)
+    small = scoring_chunk(fam, fam.make_model((40, 40)), 10, 10, 10)
+    big = scoring_chunk(fam, fam.make_model((1024, 1024)), 10, 10, 10)
     assert small == fam.eval_chunk
     assert 1 <= big < 50
 
@@ -173,10 +174,10 @@ import json, sys, torch
 torch.set_num_threads(1)
 import torch._dynamo
 from core import budget
-from core.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
-from core.config import TrainConfig
-from core.families import make_family
-from core.training import compare
+from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
+from core.engine.config import TrainConfig
+from core.engine.families import make_family
+from core.engine.training import compare
 family, settings, train, methods = json.loads(sys.argv[1])
 fam, cfg = make_family(family, **settings), TrainConfig(**train)
 predicted = budget.estimate(fam, cfg, methods).peak_bytes
@@ -224,9 +225,9 @@ import json, sys, torch
 torch.set_num_threads(1)
 import sklearn.datasets  # digits import it when first read: an import, not data
 from core import budget
-from core.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
-from core.families import make_family
-from core.tasks import generator
+from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
+from core.engine.families import make_family
+from core.engine.tasks import generator
 family, settings = json.loads(sys.argv[1])
 fam = make_family(family, **settings)
 def status(field):

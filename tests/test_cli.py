@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from core.algorithms import METHODS
-from core.cli import main
-from core.families import FAMILIES
-from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY
+from core.cli.main import main
+from core.engine.algorithms import METHODS
+from core.engine.families import FAMILIES
+from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
 
 TINY = ["--iterations", "5", "--test-tasks", "20", "--val-tasks", "5", "--checkpoints", "0",
         "--quiet"]

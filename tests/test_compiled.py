@@ -2,14 +2,15 @@
 import pytest
 import torch
 
-from core import compiled
-from core.algorithms import METHODS
-from core.cli import main
-from core.config import TrainConfig
-from core.evaluation import make_learner, mean_ci
-from core.families import make_family
-from core.tasks import generator
-from core.training import MethodResult, compare
+from core.cli.main import main
+from core.engine import compiled
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.evaluation import make_learner, mean_ci
+from core.engine.events import MethodResult
+from core.engine.families import make_family
+from core.engine.tasks import generator
+from core.engine.training import compare
 
 pytestmark = [pytest.mark.slow,  # compiling takes 10-60 s per new shape
               pytest.mark.skipif(compiled.unavailable() is not None,

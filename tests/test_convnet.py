@@ -3,11 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.algorithms import anil_gradient, maml_gradient
-from core.config import TrainConfig
-from core.convnet import NORMS, ConvNet, pooled_side
-from core.models import expand
-from core.tasks import TaskBatch
+from core.engine.algorithms import anil_gradient, maml_gradient
+from core.engine.config import TrainConfig
+from core.engine.convnet import NORMS, ConvNet, pooled_side
+from core.engine.models import expand
+from core.engine.tasks import TaskBatch
 
 BATCHINGS = ["loop", "grouped"]
 WAYS, SHOTS, QUERY, TASKS = 3, 2, 3, 4

@@ -13,15 +13,15 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import dashboard.canvas
-from core import gallery
-from core.algorithms import AdaptPlan
 from core.data import omniglot
-from core.evaluation import make_learner
-from core.families import make_family
+from core.engine.algorithms import AdaptPlan
+from core.engine.evaluation import make_learner
+from core.engine.families import make_family
+from core.runs import gallery
 from dashboard import drawing
 from dashboard.canvas import CANVAS_PX
-from dashboard.i18n import using
-from dashboard.theme import label
+from report.i18n import using
+from report.theme import label
 from tests.support.apptest import open_page
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from core.families import FAMILIES, make_family
-from core.families.base import FunctionRegression
+from core.engine.families import FAMILIES, make_family
+from core.engine.families.base import FunctionRegression
+from core.engine.tasks import generator
 from core.settings import KINDS, SettingError, Validated, setting, specs, without_paths
-from core.tasks import generator
 
 
 @pytest.mark.parametrize("name", ["sinusoid", "trend", "clusters"])
@@ -70,7 +70,7 @@ def test_every_family_describes_itself():
 # --- settings: explicit kinds -------------------------------------------------------------------
 
 def test_every_setting_states_its_kind():
-    from core.config import TrainConfig
+    from core.engine.config import TrainConfig
     for cls in [TrainConfig, *FAMILIES.values()]:
         for f in dataclasses.fields(cls):
             if "help" in f.metadata:

@@ -8,17 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
-from core.algorithms import AdaptPlan
-from core.evaluation import make_learner
-from core.families import make_family
-from core.tasks import generator
-from core.training import Checkpoint, MethodResult, Progress
-from dashboard import adaptation, frames, story
-from dashboard.figures.compare import (adaptation_curve_figure, before_after_figure,
-                                       gain_figure)
-from dashboard.figures.inspect import CLICK_LAYER, SUPPORT, regions_figure, regression_figure
-from dashboard.figures.training import checkpoint_figure, meta_loss_figure
-from dashboard.theme import METHOD_COLORS, color
+from core.engine.algorithms import AdaptPlan
+from core.engine.evaluation import make_learner
+from core.engine.events import Checkpoint, MethodResult, Progress
+from core.engine.families import make_family
+from core.engine.tasks import generator
+from dashboard import adaptation
+from report import frames, story
+from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
+from report.figures.inspect import CLICK_LAYER, SUPPORT, regions_figure, regression_figure
+from report.figures.training import checkpoint_figure, meta_loss_figure
+from report.theme import METHOD_COLORS, color
 
 STEPS = (0, 1, 2, 3)
 TASKS = 200
@@ -287,8 +287,8 @@ def test_titles_are_wrapped_to_fit_a_phone_in_both_languages(df, results):
     """A 390 px screen holds about LINE_COLUMNS columns of title (a CJK character takes two):
     every line of every Compare and Training chart's title and axis titles fits, and the legend
     sits under the title, clear of the axis titles."""
-    from dashboard.figures.compare import LINE_COLUMNS, _columns, wrap
-    from dashboard.i18n import using
+    from report.figures.compare import LINE_COLUMNS, _columns, wrap
+    from report.i18n import using
     assert wrap("Adaptation curve: how each method improves step by step") == (
         "Adaptation curve: how each method<br>improves step by step")
     assert wrap("适应曲线：每种方法如何一步步改进，" * 2).split("<br>")[0] == (

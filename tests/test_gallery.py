@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from core import gallery
-from core.algorithms import METHODS
-from core.cli import main
-from core.runfile import from_bytes, to_bytes
-from core.families import FAMILIES
-from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
+from core.cli.main import main
+from core.engine.algorithms import METHODS
+from core.engine.events import MethodResult
+from core.engine.families import FAMILIES
+from core.engine.training import compare
+from core.runs import gallery
+from core.runs.runfile import from_bytes, to_bytes
+from core.runs.store import RunStore
+from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
 from core.settings import specs
-from core.store import RunStore
-from core.training import MethodResult, compare
 
 
 def tiny(entry):

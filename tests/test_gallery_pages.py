@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios import SCENARIOS
-from dashboard.frames import typical_task
-from dashboard.i18n import t, using
+from core.scenarios.catalogue import SCENARIOS
 from dashboard.runs_store import gallery_run
+from report.frames import typical_task
+from report.i18n import t, using
 from tests.support.apptest import APP, figures, open_page, values
 
 DEFAULT = SCENARIOS[0].key  # the landing's scenario

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.families import FAMILIES
+from core.engine.families import FAMILIES
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

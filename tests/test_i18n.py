@@ -9,16 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.algorithms import METHODS
-from core.config import TrainConfig
-from core.families import FAMILIES
-from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Beats, Close, Near, Overfits
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.families import FAMILIES
+from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
+from core.scenarios.claims import Beats, Close, Near, Overfits
 from core.settings import specs
-from core.sweep_results import PHRASES, load_sweep
-from dashboard import story
-from dashboard.figures.sweep import sweep_figures
-from dashboard.i18n import catalogue, from_locale, t, t_or, using
+from core.sweep.summary import PHRASES, load_sweep
 from dashboard.param_space_presets import LANDSCAPES, preset_key
+from report import story
+from report.figures.sweep import sweep_figures
+from report.i18n import catalogue, from_locale, t, t_or, using
 
 ROOT = Path(__file__).resolve().parents[1]
 EN, ZH = catalogue("en"), catalogue("zh")
@@ -87,9 +88,10 @@ def test_chinese_bold_closes():
 
 def _used_keys() -> list[tuple[str, str]]:
     """Every literal or f-string key passed to t()/t_or() (or kept in jobs' `Words`) in the
-    dashboard and the entry script."""
+    dashboard, the report layer and the entry script."""
     keys = []
-    sources = [ROOT / "app.py", *sorted((ROOT / "dashboard").rglob("*.py"))]
+    sources = [ROOT / "app.py", *sorted((ROOT / "dashboard").rglob("*.py")),
+               *sorted((ROOT / "report").rglob("*.py"))]
     for path in sources:
         calls = r"\b(?:t|t_or|Words)\(\s*(f?)\"([^\"]+)\""
         keys += [(path.name, f + key) for f, key in re.findall(calls, path.read_text("utf-8"))]
@@ -188,8 +190,7 @@ def test_every_claim_reads_in_both_languages():
 
 def test_compare_figures_are_drawn_in_the_language_asked_for():
     """Same frames, two languages: titles, axes, legends and hover text follow the language."""
-    from dashboard.figures.compare import (adaptation_curve_figure, before_after_figure,
-                                           gain_figure)
+    from report.figures.compare import adaptation_curve_figure, before_after_figure, gain_figure
     df = _results()
     gains = pd.DataFrame([{"method": m, "label": m, "metric": "accuracy", "k": 1, "gain": g,
                            "ci_low": g - 0.01, "ci_high": g + 0.01, "diverged": ""}

@@ -5,16 +5,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.algorithms import METHODS
-from core.cli import main as cli_main
-from core.config import TrainConfig
+from core.cli.main import main as cli_main
 from core.data import omniglot as omniglot_data
 from core.data.omniglot import DatasetUnavailable
-from core.evaluation import make_learner, score_tasks
-from core.families import make_family
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
+from core.engine.evaluation import make_learner, score_tasks
+from core.engine.events import MethodResult
+from core.engine.families import make_family
+from core.engine.tasks import generator
+from core.engine.training import compare, train_method
 from core.settings import SettingError
-from core.tasks import generator
-from core.training import MethodResult, compare, train_method
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
 needs_omniglot = pytest.mark.skipif(not list(SHARED.glob("images_background_small*.zip")),

@@ -3,12 +3,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.algorithms import AdaptPlan
-from core.evaluation import make_learner
-from core.families import make_family
-from core.tasks import generator
+from core.engine.algorithms import AdaptPlan
+from core.engine.evaluation import make_learner
+from core.engine.families import make_family
+from core.engine.tasks import generator
 from dashboard.adaptation import adapt_all, task_images
-from dashboard.figures.images import RIGHT, WRONG, image_task_figure
+from report.figures.images import RIGHT, WRONG, image_task_figure
 
 WAYS, SHOTS, QUERY = 3, 2, 4
 

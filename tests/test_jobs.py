@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch._dynamo  # noqa: F401  the optimisers import it on first use (seconds): the app does at start
 
-from core.config import TrainConfig
 from core.data import cached_data
-from core.training import MethodResult
-from dashboard import jobs
-from dashboard.i18n import using
+from core.engine.config import TrainConfig
+from core.engine.events import MethodResult
 from core.runspec import RunSpec
+from dashboard import jobs
+from report.i18n import using
 
 
 def spec(iterations: int = 100_000, seed: int = 0, methods=("maml",), **train) -> RunSpec:
@@ -229,7 +229,7 @@ def test_the_connection_state_decides_when_the_server_knows_it():
 @pytest.mark.parametrize("keep_data", [True, False])
 def test_a_shared_server_drops_each_runs_image_data(keep_data):
     """Hosted, the data caches hold one run's images at most: the budget counts only those."""
-    from core.families import digits as digit_family
+    from core.engine.families import digits as digit_family
     digit_family._digit_pools.cache_clear()
     manager = jobs.JobManager(keep_data=keep_data)
     cfg = TrainConfig(iterations=2, test_tasks=5, val_tasks=5, checkpoints=0, eval_steps=(0, 1))

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.param_space as ps
-import core.param_space_cost as cost
+import core.param_space.cost as cost
+import core.param_space.landscape as ps
 from core import budget
-from core.algorithms import METHODS, result_names
-from core.config import TrainConfig
-from core.evaluation import make_learner
-from core.families import FAMILIES, make_family
-from core.tasks import generator
+from core.engine.algorithms import METHODS, result_names
+from core.engine.config import TrainConfig
+from core.engine.evaluation import make_learner
+from core.engine.families import FAMILIES, make_family
+from core.engine.tasks import generator
 from dashboard import adaptation
 from dashboard.param_space_presets import LANDSCAPES
 from tests.support.apptest import train

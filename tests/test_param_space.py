@@ -1,12 +1,12 @@
-"""Tests of core.param_space: analytic optima, directions against finite differences, presets."""
+"""Tests of core.param_space.landscape: analytic optima, directions against finite differences, presets."""
 from functools import cache
 
 import pytest
 import torch
 
-import core.param_space as ps
-from core.algorithms import METHODS
-from core.config import TrainConfig
+import core.param_space.landscape as ps
+from core.engine.algorithms import METHODS
+from core.engine.config import TrainConfig
 from dashboard.param_space_presets import LANDSCAPES, describe, describe_metasgd, settings_warnings
 
 torch.set_num_threads(1)
@@ -109,7 +109,7 @@ def test_maml_and_fomaml_differ_by_the_second_order_term():
 @pytest.mark.parametrize("phi", [PHI, torch.tensor([-2.5, 3.0], dtype=ps.DTYPE)])
 def test_the_optimum_search_moves_like_the_registered_methods(phi):
     """The objectives and Reptile's update that the optimum search uses, over many φ at once,
-    give the directions of core.algorithms' meta-gradients, to rounding."""
+    give the directions of core.engine.algorithms' meta-gradients, to rounding."""
     cfg, n = config(0.3, 2, 4), len(WELLS_2D.tasks)
     got = ps.directions(WELLS_2D, phi, cfg)
     for method in ("pretrain", "maml"):

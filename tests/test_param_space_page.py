@@ -146,7 +146,7 @@ def test_each_hostile_value_is_reported_or_harmless(query):
 def test_figures_are_pure_functions_of_frames():
     import numpy as np
 
-    from dashboard.figures import param_space as figs
+    from report.figures import param_space as figs
 
     xs = np.linspace(-1, 1, 5)[:, None]
     curves = figs.curves_frame(xs, np.stack([xs[:, 0] ** 2, (xs[:, 0] - 1) ** 2], -1))
@@ -165,7 +165,7 @@ def test_figures_are_pure_functions_of_frames():
 def test_close_optima_stay_visible_as_outlines_with_names_at_different_heights():
     import numpy as np
 
-    from dashboard.figures import param_space as figs
+    from report.figures import param_space as figs
 
     xs = np.linspace(-1, 1, 5)[:, None]
     curves = figs.curves_frame(xs, np.stack([xs[:, 0] ** 2, (xs[:, 0] - 1) ** 2], -1))

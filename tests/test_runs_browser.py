@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.store import RunStore, save_run
+from core.runs.store import RunStore, save_run
 from tests.support.apptest import tiny_run
 from tests.support.browser import (ARTIFACTS, no_exception, open_page, require_browser, serve_app,
                                    wait_idle)

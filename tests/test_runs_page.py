@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios import SCENARIOS, run_spec
-from core.store import RunStore, save_run
+from core.runs.store import RunStore, save_run
+from core.scenarios.catalogue import SCENARIOS, interactive_spec
 from dashboard import state
 from dashboard.runs_store import import_file, save_finished
 from tests.support.apptest import APP, TINY_RUN, figures, tiny_run, train, values
@@ -147,7 +147,7 @@ def test_a_hosted_visitors_runs_stay_within_their_memory_bound(runs, monkeypatch
 def test_streamlit_refuses_uploads_above_the_run_file_cap():
     import tomllib
 
-    from core.runfile import MAX_FILE_BYTES
+    from core.runs.runfile import MAX_FILE_BYTES
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 2**20 == MAX_FILE_BYTES
 
@@ -155,7 +155,7 @@ def test_streamlit_refuses_uploads_above_the_run_file_cap():
 def test_open_in_compare_shows_the_saved_results_without_training(home, runs):
     filled(home, runs)
     store = RunStore(home / "runs.sqlite")
-    cli_shaped = run_spec("sinusoid", {}, ("maml",), TINY_RUN, 3)
+    cli_shaped = interactive_spec("sinusoid", {}, ("maml",), TINY_RUN, 3)
     cli_shaped = replace(cli_shaped, config=cli_shaped.config.replace(eval_steps=(0, 1, 3)))
     save_run(store, cli_shaped, [replace(r, scores={k: v[[0, 1, 3]] for k, v in r.scores.items()})
                                  for r in runs["one step"][1] if r.method == "maml"], "cli run")
@@ -214,8 +214,8 @@ HONEST_LINK = {"train.iterations": "5", "train.test_steps": "3", "train.test_tas
 def _visit(link: dict, lang: str = "en") -> AppTest:
     """A new visitor opening the link with MAML and pre-training (AppTest gives every session
     the same id; a server does not, and the job queue tells visitors apart by it)."""
-    from dashboard.i18n import using
-    from dashboard.theme import label
+    from report.i18n import using
+    from report.theme import label
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["_visitor"] = uuid.uuid4().hex
     with using(lang):  # a link names methods in its language
@@ -251,7 +251,7 @@ def test_gallery_caption_names_budget_seeds_and_command():
 
 
 def test_overlay_figures_leave_out_diverged_curves_and_keep_method_order():
-    from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
+    from report.figures.runs import runs_before_after_figure, runs_curve_figure
     rows = [{"run": run, "method": m, "label": m.upper(), "step": step, "metric": "loss",
              "mean": 1.0 + step, "ci_low": 0.5, "ci_high": 2.5 + step,
              "diverged": "blew up" if (run, m) == ("b", "pretrain") else ""}

@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.training import MethodResult, compare
-from dashboard.frames import results_frame
+from core.engine.events import MethodResult
+from core.engine.training import compare
 from core.runspec import RunSpec
-from core.scenarios import SCENARIOS, SCENARIOS_BY_KEY, Beats, Close, Near, Overfits
+from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY
+from core.scenarios.claims import Beats, Close, Near, Overfits
+from report.frames import results_frame
 
 SEEDS = (0, 1, 2)
 # The shared data folder beside the checkout (a worktree may sit one level deeper).

@@ -13,15 +13,19 @@ import pytest
 import safetensors.numpy
 import torch
 
-import core.store as store_module
-from core import runfile
-from core.cli import main
-from core.config import TrainConfig
-from core.families import make_family
-from core.runfile import RunFileError, SavedRun, from_bytes, library_versions, to_bytes
-from core.store import (MEMORY, RunStore, StoreError, default_path, load_run, open_store,
-                        save_results, save_run)
-from core.training import MethodResult, compare, pooled_rows
+import core.runs.store as store_module
+from core.cli.main import main
+from core.engine.config import TrainConfig
+from core.engine.events import MethodResult
+from core.engine.families import make_family
+from core.engine.training import compare
+from core.results import pooled_rows
+from core.runs import runfile
+from core.runs.runfile import RunFileError, SavedRun, from_bytes, library_versions, to_bytes
+from core.runs.store import (MEMORY, RunStore, StoreError, default_path, load_run, open_store,
+                             save_results, save_run)
+from core.runspec import RunSpec
+from core.settings import SettingError
 
 CFG = TrainConfig(iterations=4, test_tasks=6, val_tasks=4, checkpoints=1, eval_steps=(0, 1, 3))
 
@@ -323,6 +327,18 @@ def test_settings_that_could_not_be_read_back_are_not_saved(run):
     with pytest.raises(RunFileError, match="settings are invalid"):
         store.save(bad)
     assert store.names() == []
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"methods": ["magic"]}, "methods must be a selection"), ({"seeds": [True]}, "seeds must be"),
+    ({"train": {"no_such_setting": 1}}, "no_such_setting"), ({"extra": 1}, "nothing else")])
+def test_a_sweep_cell_and_a_run_file_refuse_the_same_settings_in_the_same_words(run, change,
+                                                                                words):
+    settings = {**run.settings, **change}
+    with pytest.raises(SettingError, match=words):
+        RunSpec.from_dict(settings)  # how a sweep cell reads its settings
+    with pytest.raises(RunFileError, match=words):
+        runfile.run_spec(settings)  # how a run file's are read
 
 
 class _FailsHalfway(dict):

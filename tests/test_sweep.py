@@ -12,16 +12,18 @@ import types
 import pandas as pd
 import pytest
 
-from core.cli import main
+from core.cli.main import main
+from core.results import pooled_rows
+from core.runs.store import RunStore, load_run
 from core.runspec import RunSpec
-from core.scenarios import run_spec
+from core.scenarios.catalogue import interactive_spec
 from core.settings import SettingError
-from core.store import RunStore, load_run
-from core.sweep import (expand_grid, local_outcomes, parse_axis, ray_outcomes, read_records,
-                        run_cell, run_cell_for_store, run_cells, store_name, sweep_rows)
-from core.sweep_results import (SweepFileError, advantage, boundary_sentence, load_sweep,
+from core.sweep.grid import (expand_grid, local_outcomes, parse_axis, ray_outcomes, read_records,
+                             failed, run_cell, run_cell_for_store, run_cells, store_name,
+                             sweep_rows)
+from core.sweep.summary import (SweepFileError, advantage, boundary_sentence, load_sweep,
                                 summarise_seeds)
-from core.training import pooled_rows
+from report.cli import main as report_main
 
 TINY = {"iterations": 3, "test_tasks": 12, "val_tasks": 4, "checkpoints": 0}
 TIMING = ("train_seconds",)  # the only columns allowed to differ between two runs
@@ -35,7 +37,7 @@ def plain_main(monkeypatch):
 
 
 def _base(family="clusters", methods=("maml", "pretrain"), **train) -> RunSpec:
-    return run_spec(family, {"consistent_labels": True} if family == "clusters" else {},
+    return interactive_spec(family, {"consistent_labels": True} if family == "clusters" else {},
                     methods, {**TINY, **train}, test_steps=2)
 
 
@@ -142,6 +144,18 @@ def test_failed_and_diverged_cells_are_recorded_and_the_others_finish(tmp_path):
     assert sorted(dict(c.settings)["shots"] for c in again) == [10, 10]  # failed ones retried
 
 
+def test_a_failed_cell_has_the_rows_and_columns_of_a_finished_one_anil_whole_included():
+    cells = expand_grid(_base("clusters", methods=("anil", "pretrain")),
+                        [parse_axis("shots=1", "clusters")], [0])
+    finished = {cells[0].key(): {**run_cell(cells[0].spec.as_dict()), "seconds": 0.0}}
+    broken = {cells[0].key(): failed(RuntimeError("made to fail"))}
+    ok, bad = (pd.DataFrame(sweep_rows(cells, records)) for records in (finished, broken))
+    assert list(bad.columns) == list(ok.columns)
+    keys = ["method", "step", "metric"]
+    assert bad[keys].values.tolist() == ok[keys].values.tolist()
+    assert "anil-whole" in set(bad.method) and bad["mean"].isna().all()
+
+
 def _seed_row(x, seed, mean, **changes) -> dict:
     return {"x": x, "seed": seed, "status": "ok", "method": "maml", "step": 0, "metric": "loss",
             "mean": mean, "ci_low": mean - 0.01, "ci_high": mean + 0.01, "n_tasks": 10,
@@ -222,7 +236,7 @@ def test_a_bad_sweep_file_is_refused_in_one_sentence(data, words):
 
 
 def test_an_oversized_file_is_refused_before_parsing(monkeypatch):
-    monkeypatch.setattr("core.sweep_results.MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("core.sweep.summary.MAX_FILE_BYTES", 100)
     with pytest.raises(SweepFileError, match="larger than"):
         load_sweep(b" " * 101)
 
@@ -233,8 +247,7 @@ def test_cli_sweep_writes_one_row_per_cell_method_step_metric_and_the_figures(tm
     argv = ["sweep", "--family", "clusters", "--consistent-labels", "--methods", "maml,pretrain",
             "--vary", "shift=0.5,2", "--vary", "shots=1,2", "--seeds", "0,1", "--iterations", "3",
             "--test-tasks", "12", "--val-tasks", "4", "--checkpoints", "0", "--eval-steps", "0,1",
-            "--workers", "2", "--results", str(results), "--json", str(out_json),
-            "--html", str(out_html)]
+            "--workers", "2", "--results", str(results), "--json", str(out_json)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "[8/8]" in out and "ETA" in out and "8 cells: 0 failed" in out
@@ -245,6 +258,7 @@ def test_cli_sweep_writes_one_row_per_cell_method_step_metric_and_the_figures(tm
     assert len(rows) == 8 * 2 * 2 * 2  # cells × methods × steps × metrics
     assert set(zip(rows["shift"], rows["shots"], rows["seed"])) == {
         (s, k, seed) for s in (0.5, 2.0) for k in (1, 2) for seed in (0, 1)}
+    assert report_main(["sweep", str(out_json), "--html", str(out_html)]) == 0
     page = out_html.read_text()
     assert page.count('class="plotly-graph-div"') == 2 and "Where MAML beats" in page
     assert main([*argv, "--quiet"]) == 0  # everything done: nothing runs again

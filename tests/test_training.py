@@ -5,14 +5,16 @@ import math
 import pytest
 import torch
 
-from core.algorithms import METHODS as REGISTRY
-from core.cli import main as cli_main
-from core.config import TrainConfig
-from core.families import make_family
+from core.cli.main import main as cli_main
+from core.engine.algorithms import METHODS as REGISTRY
+from core.engine.config import TrainConfig
+from core.engine.evaluation import gain_ci, make_learner, mean_ci
+from core.engine.events import MethodResult, Progress
+from core.engine.families import make_family
+from core.engine.tasks import generator
+from core.engine.training import compare, reportable
+from core.results import pool_seeds, pooled_rows
 from core.settings import SettingError
-from core.evaluation import gain_ci, make_learner, mean_ci
-from core.tasks import generator
-from core.training import MethodResult, Progress, compare, pool_seeds, pooled_rows, reportable
 
 METHODS = ["maml", "fomaml", "reptile", "pretrain", "anil", "metasgd", "scratch"]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.i18n import LANG, language, t
+from report.i18n import LANG, language, t
 
 COMPARE = "dashboard/pages/compare.py"
 INSPECT = "dashboard/pages/inspect.py"

@@ -7,15 +7,16 @@ from typing import Callable
 
 import streamlit as st
 
-from core.training import MethodResult
-from dashboard import frames, runs_store, state, story
-from dashboard.compare_charts import ChartParts, chart_parts, default_view, gallery_parts
+from core.engine.events import MethodResult
 from core.runspec import RunSpec
-from core.scenarios import Scenario
-from dashboard.i18n import fixed, language, t
+from core.scenarios.catalogue import Scenario
+from dashboard import runs_store, state
+from dashboard.compare_charts import ChartParts, chart_parts, default_view, gallery_parts
 from dashboard.scenario_sync import look_for, scenario_picker
 from dashboard.sidebar import current_run
-from dashboard.theme import label, metric_name
+from report import frames, story
+from report.i18n import fixed, language, t
+from report.theme import label, metric_name
 
 MAX_SEGMENTS = 12  # more fine-tuning steps than this get a slider for k
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import gallery
+from core.runs import gallery
 from dashboard import canvas, drawing
-from dashboard.figures.draw import probabilities_figure, seen_mosaic
-from dashboard.i18n import t
-from dashboard.theme import label
+from report.figures.draw import probabilities_figure, seen_mosaic
+from report.i18n import t
+from report.theme import label
 
 VERSION, EXAMPLES = "draw_version", "draw_examples"  # session keys: canvas generation, example set
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.evaluation import make_learner
-from core.families.base import TaskFamily
+from core.engine.evaluation import main_metric, make_learner
+from core.engine.events import MethodResult
+from core.engine.families.base import TaskFamily
+from core.engine.tasks import TaskBatch
 from core.runspec import RunSpec
-from core.tasks import TaskBatch
-from core.training import MethodResult
-from dashboard import adaptation, frames, hosting
-from dashboard.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
-                                       task_curve_figure)
+from dashboard import adaptation, hosting
 from dashboard.gallery_view import results_or_gallery
-from dashboard.i18n import fixed, t
 from dashboard.sidebar import current_run
-from dashboard.theme import class_color
+from report import frames
+from report.figures.inspect import (CLICK_LAYER, SUPPORT, regions_figure, regression_figure,
+                                    task_curve_figure)
+from report.i18n import fixed, t
+from report.theme import class_color
 
 HELD_OUT, NEW = "held-out", "new"  # task sources (in the URL as their labels: inspect.source.*)
 
@@ -156,13 +157,13 @@ def _editable(family: TaskFamily, task: TaskBatch, task_id: tuple, result_for, s
 
 def _images(result: adaptation.Adaptation, task: TaskBatch, step: int) -> None:
     """Image families: the support images by class and each method's query predictions."""
-    from dashboard.figures.images import image_task_figure
+    from report.figures.images import image_task_figure
     fig = image_task_figure(*adaptation.task_images(task), result.predictions, step)
     st.plotly_chart(fig, key="chart-images")
 
 
 def _task_curve(result: adaptation.Adaptation, family: TaskFamily) -> None:
-    metric = "accuracy" if family.kind == "classification" else "loss"
+    metric = main_metric(family.metrics)
     st.plotly_chart(task_curve_figure(result.scores, metric), key="chart-task-curve")
 
 

@@ -7,17 +7,17 @@ import pandas as pd
 import streamlit as st
 import torch
 
-import core.param_space as ps
-import core.param_space_cost as cost
-from core.config import TrainConfig
-from dashboard.figures import param_space as figs
+import core.param_space.cost as cost
+import core.param_space.landscape as ps
+from core.engine.config import TrainConfig
+from dashboard import hosting
 from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe,
                                            describe_metasgd, explanation, format_point,
                                            preset_name, settings_warnings)
-from dashboard import hosting
 from dashboard.widgets import BIND
-from dashboard.i18n import fixed, t
-from dashboard.theme import label
+from report.figures import param_space as figs
+from report.i18n import fixed, t
+from report.theme import label
 
 torch.set_num_threads(1)
 

@@ -8,18 +8,18 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from core import gallery
-from core.runfile import MAX_FILE_BYTES, SavedRun
-from core.scenarios import SCENARIOS
-from core.store import RunStore, StoreError
-from dashboard import frames
-from dashboard.figures.runs import runs_before_after_figure, runs_curve_figure
-from dashboard.i18n import fixed, t
+from core.runs import gallery
+from core.runs.runfile import MAX_FILE_BYTES, SavedRun
+from core.runs.store import RunStore, StoreError
+from core.scenarios.catalogue import SCENARIOS
 from dashboard.runs_store import (gallery_run, hosted, import_file, load_run, open_problem,
                                   open_run, run_store, sentence)
 from dashboard.scenario_sync import active_scenario
 from dashboard.sidebar import current_run
-from dashboard.theme import metric_name
+from report import frames
+from report.figures.runs import runs_before_after_figure, runs_curve_figure
+from report.i18n import fixed, t
+from report.theme import metric_name
 
 MAX_OVERLAY = 6
 GALLERY_ID = "gallery/"  # a gallery run's id on this page: the prefix and its scenario key

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.sweep_results import SweepFileError, load_sweep, main_metric, summarise_seeds
-from dashboard.figures.sweep import sweep_figures
-from dashboard.i18n import fixed, t
-from dashboard.theme import metric_name, steps_text
+from core.engine.evaluation import main_metric
+from core.sweep.summary import SweepFileError, load_sweep, summarise_seeds
+from report.figures.sweep import sweep_figures
+from report.i18n import fixed, t
+from report.theme import metric_name, steps_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {
@@ -42,7 +43,7 @@ def _controls(rows) -> tuple[str, int]:
     metrics = list(dict.fromkeys(rows.metric))
     steps = sorted(s for s in set(rows.step) if s > 0) or [0]
     left, right = st.columns(2)
-    metric = left.selectbox(t("sweep.metric"), metrics, index=metrics.index(main_metric(rows)),
+    metric = left.selectbox(t("sweep.metric"), metrics, index=metrics.index(main_metric(rows.metric)),
                             key="sweep.metric", format_func=fixed(metric_name))
     after = right.selectbox(t("sweep.after"), steps, format_func=fixed(steps_text),
                             key="sweep.after")

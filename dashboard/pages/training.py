@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import frames, story
-from dashboard.figures.training import checkpoint_figure, meta_loss_figure
+from core.engine.evaluation import main_metric
 from dashboard.gallery_view import results_or_gallery
-from dashboard.i18n import t
 from dashboard.sidebar import current_run
+from report import frames, story
+from report.figures.training import checkpoint_figure, meta_loss_figure
+from report.i18n import t
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
     if checkpoints.empty:
         st.info(t("training.no_checkpoints"))
         return
-    metric = "accuracy" if "accuracy" in set(checkpoints.metric) else "loss"
+    metric = main_metric(checkpoints.metric)
     cfg = spec.config
     st.plotly_chart(checkpoint_figure(checkpoints, metric, cfg.inner_steps, cfg.max_eval_step),
                     key="chart-checkpoints")

@@ -9,8 +9,9 @@ import numpy as np
 import plotly.io
 from streamlit.testing.v1 import AppTest
 
-from core.scenarios import run_spec
-from core.training import MethodResult, compare
+from core.engine.events import MethodResult
+from core.engine.training import compare
+from core.scenarios.catalogue import interactive_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -76,7 +77,7 @@ def figures(at: AppTest) -> list:
 
 def tiny_run(inner_steps: int, family: str = "sinusoid"):
     """A finished 3-seed MAML vs pre-training comparison at a tiny budget: (spec, results)."""
-    spec = run_spec(family, {}, ("maml", "pretrain"), {**TINY_RUN, "inner_steps": inner_steps}, 3)
+    spec = interactive_spec(family, {}, ("maml", "pretrain"), {**TINY_RUN, "inner_steps": inner_steps}, 3)
     results = [e for e in compare(spec.make_family(), spec.methods, spec.config, spec.seeds)
                if isinstance(e, MethodResult)]
     return spec, results

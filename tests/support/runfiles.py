@@ -5,9 +5,9 @@ import hashlib
 
 import numpy as np
 
-from core import gallery
-from core.runfile import container, read_container
-from core.scenarios import SCENARIOS
+from core.runs import gallery
+from core.runs.runfile import container, read_container
+from core.scenarios.catalogue import SCENARIOS
 
 
 def forged_run_file(name: str = "edited") -> bytes:

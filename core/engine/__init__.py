@@ -1,0 +1,1 @@
+"""The engine: task batches, models, task families, meta-gradients, scoring and the training loop."""

@@ -1,0 +1,1 @@
+"""The Parameter space page's toy landscapes and what searching them costs."""

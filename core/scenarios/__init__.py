@@ -1,0 +1,1 @@
+"""Scenarios: named settings, the one sentence each makes, and the check of that sentence."""

@@ -1,0 +1,1 @@
+"""Sweeps: a grid of comparisons over settings × seeds, and its summary."""
