@@ -192,6 +192,12 @@ def _reclaim(spec: RunSpec) -> None:
         st.rerun()
 
 
+def finished_meanwhile(snap: Snapshot | None, spec: RunSpec) -> bool:
+    """Whether this visitor's run of these settings is done and its results are at hand."""
+    return (snap is not None and snap.state == DONE and snap.key == spec.key()
+            and cached_results(spec) is not None)
+
+
 def ended_note(snap: Snapshot | None, spec: RunSpec) -> list[MethodResult] | None:
     """Say how this visitor's last run of these settings ended early; its finished results."""
     if snap is None or snap.active or snap.key != spec.key() or not snap.message:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,22 @@ def test_a_finished_comparison_is_saved_once_in_the_run_store():
     assert len(saved) == 1 and next(iter(saved)).startswith("sinusoid · "), saved
     at.run()  # shown again: not saved twice
     assert set(store.names()) - before == saved
+
+
+def test_a_run_that_ends_while_the_page_is_drawn_shows_its_results(monkeypatch):
+    """A tiny run can finish between the page reading the results (none yet) and asking for
+    the visitor's run: the page must still draw them, not the "press Train" estimate."""
+    from dashboard import state
+
+    asked = state.my_run
+
+    def after_the_run_ended(spec):
+        while (snap := state.job_manager().poll(state.visitor())) is not None and snap.active:
+            time.sleep(0.05)
+        return asked(spec)
+
+    at = tiny(open_app(), methods=("maml", "scratch"))
+    monkeypatch.setattr(state, "my_run", after_the_run_ended)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(figures(at)) == 3

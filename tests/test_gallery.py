@@ -167,6 +167,7 @@ def _tiny_omniglot(methods=("maml", "pretrain"), **family):
                                        family_settings=tuple(settings.items())))
 
 
+@pytest.mark.slow  # the gallery's conv net on real Omniglot, scored four times: 40-60 s
 @needs_omniglot
 def test_the_omniglot_entry_scores_the_same_together_and_alone():
     """Support statistics: a query image scores the same in its batch and on its own, so the

@@ -93,7 +93,9 @@ def test_the_estimate_is_shown_before_train(hosted):
 
 def test_stop_ends_the_run_and_keeps_the_finished_method(monkeypatch):
     monkeypatch.delenv("META_LAB_HOSTED", raising=False)
-    at = _open({"train.iterations": "200000", "train.test_tasks": "50", "train.checkpoints": "0"})
+    # Long enough that MAML is still training when Stop is pressed (about a minute), short
+    # enough that its first progress report (every 1 % of the iterations) comes within a second.
+    at = _open({"train.iterations": "20000", "train.test_tasks": "50", "train.checkpoints": "0"})
     at.pills(key="methods").set_value(["scratch", "maml"]).run()
     next(b for b in at.button if b.label == "Train").click().run()
     end = time.monotonic() + 60

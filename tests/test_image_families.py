@@ -151,10 +151,11 @@ def test_pretraining_is_transfer_learning_with_a_fresh_head():
 
 
 def test_maml_beats_scratch_and_chance_on_held_out_digits():
-    """The learning test: a fast setting, MAML's φ after one step vs a random φ after one step."""
+    """The learning test: a fast setting, MAML's φ after one step vs a random φ after one step.
+    At this budget MAML scores about 0.5, scratch about 0.24 (0 iterations: both 0.24)."""
     family = make_family("digits", channels=8, query=5)
-    cfg = TrainConfig(**{**family.suggested, "iterations": 100, "meta_batch_size": 8,
-                         "test_tasks": 300, "checkpoints": 0, "eval_steps": (0, 1)})
+    cfg = TrainConfig(**{**family.suggested, "iterations": 50, "meta_batch_size": 8,
+                         "test_tasks": 100, "checkpoints": 0, "eval_steps": (0, 1)})
     results = {e.method: e for e in compare(family, ["maml", "scratch"], cfg)
                if isinstance(e, MethodResult)}
     maml, scratch = (results[m].scores["accuracy"][1].mean().item() for m in ("maml", "scratch"))

@@ -215,9 +215,9 @@ def test_a_reloaded_page_takes_back_its_run_but_never_a_live_one(manager):
 
 def test_the_connection_state_decides_when_the_server_knows_it():
     """A connected visitor whose polls come late keeps the run; a closed connection ends it."""
-    m = jobs.JobManager(heartbeat_s=1.0, connected=lambda owner: owner != "closed")
+    m = jobs.JobManager(heartbeat_s=0.5, connected=lambda owner: owner != "closed")
     m.submit("slow-page", spec(), 30.0)  # never polls again, but its browser is connected
-    time.sleep(1.5)
+    time.sleep(1.5 * m.heartbeat_s)  # silent for longer than a heartbeat: gone, if not connected
     assert m.poll("slow-page").state == jobs.RUNNING
     m.stop("slow-page")
     wait_for(m, "slow-page", lambda s: not s.active)

@@ -72,6 +72,7 @@ def test_the_hostile_link_is_over_the_limit_and_one_inner_step_brings_it_within(
     assert cost.largest_fitting(units, settings, "reptile_inner_steps", 1) is None
 
 
+@pytest.mark.slow  # measures CPU seconds of real work, as test_budget.py's estimate tests
 @pytest.mark.parametrize("dim, tasks, steps, reptile, high", [
     (2, 5, 1, 5, 2.5),  # where the limit binds: quiet runs measured 1.2-1.5x
     # 1-D refinements stop after 3-18 of their 40 iterations: 3-4x, more when loaded
@@ -88,6 +89,7 @@ def test_the_search_estimate_bounds_its_measured_cpu_time(dim, tasks, steps, rep
     assert 0.5 <= predicted / measured <= high, (predicted, measured)
 
 
+@pytest.mark.slow  # measures CPU seconds of real work, as test_budget.py's estimate tests
 def test_the_animation_estimate_tracks_its_measured_cpu_time():
     land, cfg = _wells(3, 2), TrainConfig(inner_lr=0.5, inner_steps=2, reptile_inner_steps=5,
                                           meta_lr=0.1)
@@ -109,6 +111,7 @@ def _plans(learner, cfg: TrainConfig) -> dict:
     return plans
 
 
+@pytest.mark.slow  # measures CPU seconds of real work, as test_budget.py's estimate tests
 @pytest.mark.parametrize("family, hidden, steps, band", [
     ("sinusoid", (256, 256), 30, (0.5, 2.0)),  # the curve's 200 points at every step
     ("clusters", (64, 64), 10, (0.5, 2.0)),  # the decision regions' 6400 points

@@ -159,14 +159,21 @@ STEEP_FLAT = ps.Landscape(tuple(ps.TaskLoss(c, h, "quadratic") for c, h in (
     ((-1.5, -2.0), (4.0, 0.25)), ((0.0, 2.0), (5.0, 0.2)), ((1.5, 0.0), (3.0, 0.3)))))
 
 
+@cache
+def optima_and_metasgd(land: ps.Landscape, inner_lr: float):
+    """ps.optima and ps.metasgd_optimum at `inner_lr` (pure functions of frozen inputs: three
+    tests read STEEP_FLAT's, computed once per test session)."""
+    cfg = config(inner_lr)
+    return ps.optima(land, cfg), ps.metasgd_optimum(land, cfg)
+
+
 def test_metasgd_optimum_is_where_the_registered_meta_sgd_stops():
     """Newton's (φ, α) is a zero of the registered Meta-SGD's meta-gradient, in φ and in α,
     and no worse than MAML's optimum with the shared α (Meta-SGD starts there)."""
     for land, lr in ((STEEP_FLAT, 0.18), (WELLS_2D, 0.3), (quadratics((-1.0, 2.0, 0.5),
                                                                       (8.0, 1.0, 3.0)), 0.1)):
         cfg = config(lr)
-        opt = ps.optima(land, cfg)
-        phi, alpha = ps.metasgd_optimum(land, cfg)
+        opt, (phi, alpha) = optima_and_metasgd(land, lr)
         update = ps.meta_update("metasgd", land, {"phi": phi, ps.ALPHA: alpha}, cfg)
         assert update["phi"].norm() < 1e-8 and update[ps.ALPHA].norm() < 1e-8
         learned = ps.loss_after(land, phi, alpha, 1)
@@ -176,9 +183,7 @@ def test_metasgd_optimum_is_where_the_registered_meta_sgd_stops():
 def test_metasgd_optimum_on_quadratics_is_the_weighted_mean_for_its_alpha():
     """For quadratics each axis is separate: given α_i, φ_i is the mean of the centres
     weighted by h(1 − α_i h)², MAML's weights with that axis's own α."""
-    cfg = config(0.18)
-    opt = ps.optima(STEEP_FLAT, cfg)
-    phi, alpha = ps.metasgd_optimum(STEEP_FLAT, cfg)
+    _, (phi, alpha) = optima_and_metasgd(STEEP_FLAT, 0.18)
     for axis in range(2):
         c = [t.centre[axis] for t in STEEP_FLAT.tasks]
         h = [t.curvature[axis] for t in STEEP_FLAT.tasks]
@@ -206,18 +211,15 @@ def test_meta_sgd_meta_training_moves_alpha_by_its_meta_gradient():
 
 
 def test_describe_metasgd_reports_its_alpha_and_the_ratio():
-    cfg = config(0.18)
-    opt = ps.optima(STEEP_FLAT, cfg)
-    learned = ps.metasgd_optimum(STEEP_FLAT, cfg)
+    opt, learned = optima_and_metasgd(STEEP_FLAT, 0.18)
     text = describe_metasgd(learned, opt["maml"], STEEP_FLAT, 0.18, 1)
     assert "α = (0.25, 4.00)" in text and "φ = (0.56, 0.80)" in text
     assert "along φ₂ is 16 times" in text
     maml_loss = ps.loss_after(STEEP_FLAT, opt["maml"], 0.18, 1).item()
     assert f"{maml_loss:.3f}" in text
     one_d = quadratics((-1.0, 2.0), (4.0, 1.0))
-    opt = ps.optima(one_d, cfg)
-    assert "times" not in describe_metasgd(ps.metasgd_optimum(one_d, cfg),
-                                           opt["maml"], one_d, 0.18, 1)
+    opt, learned = optima_and_metasgd(one_d, 0.18)
+    assert "times" not in describe_metasgd(learned, opt["maml"], one_d, 0.18, 1)
 
 
 @cache

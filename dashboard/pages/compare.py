@@ -154,6 +154,8 @@ def main() -> None:
     metric, k = _view_controls(spec, spec.make_family().kind == "classification")
     _provenance(shown, _gallery(preset, metric, k, expanded=results is None))
     snap = state.follow(spec, partial=None if results else _live_headline(spec, metric, k))
+    if results is None and state.finished_meanwhile(snap, spec):
+        st.rerun()  # it ended after this run read the results (none yet): draw them
     finished = results is not None
     if results is None:
         results = state.ended_note(snap, spec)  # a stopped run keeps its finished methods

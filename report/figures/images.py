@@ -70,12 +70,15 @@ def image_task_figure(support: np.ndarray, support_labels: np.ndarray, query: np
     support_columns = [[_tile(support[i], NEUTRAL, border) for i in np.flatnonzero(support_labels == c)]
                        for c in range(ways)]
     fig.add_trace(go.Image(z=_mosaic(support_columns, tile_shape, gap), hoverinfo="skip"), 1, 1)
+    marks = []
     for p, predicted in enumerate(panels):
         row, col = 2 + p // 2, 1 + p % 2
         columns = [[_tile(query[i], RIGHT if predicted[i] == c else WRONG, border) for i in idx]
                    for c, idx in enumerate(shown)]
         fig.add_trace(go.Image(z=_mosaic(columns, tile_shape, gap), hoverinfo="skip"), row, col)
-        _mark_wrong(fig, predicted, shown, tile_shape, gap, row, col)
+        marks += _wrong_marks(fig, predicted, shown, tile_shape, gap, row, col)
+    # One assignment: plotly re-validates every annotation on each add_annotation (quadratic).
+    fig.layout.annotations = [*fig.layout.annotations, *marks]
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=12)
@@ -84,15 +87,14 @@ def image_task_figure(support: np.ndarray, support_labels: np.ndarray, query: np
     return fig
 
 
-def _mark_wrong(fig: go.Figure, predicted: np.ndarray, shown: list[np.ndarray],
-                tile_shape: tuple[int, ...], gap: int, row: int, col: int) -> None:
-    """Write the predicted label on each wrongly predicted query tile."""
-    for c, idx in enumerate(shown):
-        for r, i in enumerate(idx):
-            if predicted[i] != c:
-                x = gap + c * (tile_shape[1] + gap) + tile_shape[1] - 1
-                y = gap + r * (tile_shape[0] + gap)
-                fig.add_annotation(x=x, y=y, text=f"→{predicted[i]}", showarrow=False,
-                                   xanchor="right", yanchor="top", row=row, col=col,
-                                   font={"size": 10, "color": "rgb(213,94,0)"},
-                                   bgcolor="rgba(255,255,255,0.8)")
+def _wrong_marks(fig: go.Figure, predicted: np.ndarray, shown: list[np.ndarray],
+                 tile_shape: tuple[int, ...], gap: int, row: int, col: int) -> list[dict]:
+    """The predicted label to write on each wrongly predicted query tile of panel (row, col)."""
+    axes = fig.get_subplot(row, col)
+    xref, yref = (a.plotly_name.replace("axis", "") for a in (axes.xaxis, axes.yaxis))
+    return [{"x": gap + c * (tile_shape[1] + gap) + tile_shape[1] - 1,
+             "y": gap + r * (tile_shape[0] + gap), "xref": xref, "yref": yref,
+             "text": f"→{predicted[i]}", "showarrow": False, "xanchor": "right",
+             "yanchor": "top", "font": {"size": 10, "color": "rgb(213,94,0)"},
+             "bgcolor": "rgba(255,255,255,0.8)"}
+            for c, idx in enumerate(shown) for r, i in enumerate(idx) if predicted[i] != c]
