@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch._dynamo  # noqa: F401  the optimisers import it on first use: keep that out of timings
 
 from core import budget
 from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient

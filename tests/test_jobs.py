@@ -4,7 +4,6 @@ import time
 
 import pytest
 import torch
-import torch._dynamo  # noqa: F401  the optimisers import it on first use (seconds): the app does at start
 
 from core.data import cached_data
 from core.engine.config import TrainConfig
