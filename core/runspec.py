@@ -7,12 +7,10 @@ from typing import Any
 
 from core.engine.algorithms import METHODS
 from core.engine.config import TrainConfig
-from core.engine.families import TaskFamily, make_family
-from core.settings import SettingError, specs
+from core.engine.families import FAMILIES, TaskFamily, make_family
+from core.settings import SettingError, location_names, specs
 
 SPEC_KEYS = ("family", "family_settings", "methods", "train", "seeds")  # what as_dict writes
-# Settings that say where data lives, not what the numbers are.
-LOCATION_SETTINGS = ("data_dir", "download")
 
 
 @dataclass(frozen=True)
@@ -58,8 +56,8 @@ class RunSpec:
         return cls(data["family"], plain_settings(family), tuple(methods), config, tuple(seeds))
 
     def same_numbers(self, other: "RunSpec", seeds: bool = True) -> bool:
-        """Whether `other` computes the same numbers: equal but for where the data lives (and
-        the seeds, unless `seeds`)."""
+        """Whether `other` computes the same numbers: equal but for where the data comes from
+        (the location settings) and the seeds, unless `seeds`."""
         return _comparable(self.as_dict(), seeds) == _comparable(other.as_dict(), seeds)
 
     def key(self) -> str:
@@ -72,7 +70,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _comparable(settings: dict[str, Any], seeds: bool) -> dict[str, Any]:
-    family = {k: v for k, v in settings["family_settings"].items() if k not in LOCATION_SETTINGS}
+    locations = location_names(FAMILIES[settings["family"]])
+    family = {k: v for k, v in settings["family_settings"].items() if k not in locations}
     return {**settings, "family_settings": family, "seeds": settings["seeds"] if seeds else None}
 
 

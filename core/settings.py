@@ -13,7 +13,7 @@ class SettingError(ValueError):
 
 # What a setting holds. "range" is a (low, high) pair of floats, "ints" a tuple of integers,
 # "path" a folder on this machine: text the CLI accepts, but a hosted app must never take
-# from a visitor (see `without_paths`).
+# from a visitor (see `Spec.server`).
 KINDS = ("int", "float", "bool", "choice", "range", "ints", "text", "path")
 
 
@@ -28,6 +28,17 @@ class Spec:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    # The one mark of a location setting: one that says where the data comes from (a folder, a
+    # download), not what the numbers are. It is the value a shared server holds the setting
+    # at, whatever a visitor sends; None for every other setting. Comparing runs ignores
+    # location settings, a hosted app never takes them from a visitor, and a file shipped to
+    # others leaves their folders out (`without_paths`).
+    server: Any = None
+
+    @property
+    def location(self) -> bool:
+        """Whether this setting says where the data comes from, not what the numbers are."""
+        return self.server is not None
 
     def describe_range(self) -> str:
         """The allowed values in words, for error messages and --help."""
@@ -55,13 +66,18 @@ def _fmt(value: float) -> str:
 
 
 def setting(default: Any, help: str, low: float | None = None, high: float | None = None,
-            choices: tuple[str, ...] = (), *, kind: str) -> Any:
-    """A dataclass field that carries its kind, help text and allowed range."""
+            choices: tuple[str, ...] = (), *, kind: str, server: Any = None) -> Any:
+    """A dataclass field that carries its kind, help text and allowed range. `server` marks a
+    location setting (`Spec.server`); a "path" always is one, held at its default (no folder:
+    the server's own cache)."""
     if kind not in KINDS:
         raise ValueError(f"setting kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if (kind == "choice") != bool(choices):
         raise ValueError("choices are given exactly for kind 'choice'")
-    meta = {"kind": kind, "help": help, "low": low, "high": high, "choices": choices}
+    if kind == "path":
+        server = _as_kind(kind, default)
+    meta = {"kind": kind, "help": help, "low": low, "high": high, "choices": choices,
+            "server": server}
     return field(default=_as_kind(kind, default), metadata=meta)
 
 
@@ -88,7 +104,7 @@ def specs(config: Any) -> list[Spec]:
             continue
         m = f.metadata
         out.append(Spec(f.name, m["kind"], f.default, m["help"], m["low"], m["high"],
-                        m["choices"]))
+                        m["choices"], m["server"]))
     return out
 
 
@@ -152,10 +168,15 @@ def normalise(config: Any) -> None:
         object.__setattr__(config, spec.name, _as_kind(spec.kind, getattr(config, spec.name)))
 
 
+def location_names(config: Any) -> frozenset[str]:
+    """The names of the location settings of a settings dataclass (class or instance)."""
+    return frozenset(s.name for s in specs(config) if s.location)
+
+
 def without_paths(config: Any) -> Any:
-    """A copy of `config` with every "path" setting at its default: what a hosted app runs, so
-    that no visitor's value names a folder of the server."""
-    paths = {s.name: s.default for s in specs(config) if s.kind == "path"}
+    """A copy of `config` with every "path" setting at its server value (its default): what a
+    hosted app runs and a shipped file records, so that no value names a folder of a machine."""
+    paths = {s.name: s.server for s in specs(config) if s.kind == "path"}
     return dataclasses.replace(config, **paths) if paths else config
 
 

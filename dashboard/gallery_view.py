@@ -7,7 +7,9 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from core.engine.events import MethodResult
-from core.runspec import LOCATION_SETTINGS, RunSpec
+from core.engine.families import FAMILIES
+from core.runspec import RunSpec
+from core.settings import location_names
 from dashboard import runs_store, state
 from dashboard.scenario_sync import active_scenario
 from report.i18n import t
@@ -26,8 +28,8 @@ class PageRun:
 def gallery_spec(run_spec: RunSpec, sidebar: RunSpec) -> RunSpec:
     """The gallery run's settings with the sidebar's data location: a file never names a folder
     of this server (the visitor's or the server's own choice does)."""
-    here = dict(sidebar.family_settings)
-    settings = tuple((name, here.get(name, value) if name in LOCATION_SETTINGS else value)
+    here, locations = dict(sidebar.family_settings), location_names(FAMILIES[run_spec.family])
+    settings = tuple((name, here.get(name, value) if name in locations else value)
                      for name, value in run_spec.family_settings)
     return replace(run_spec, family_settings=settings)
 

@@ -20,20 +20,14 @@ HOSTED_MAX: dict[str, int] = {
 }
 
 
-# Settings that act on the server itself, at the value a hosted server holds them: a visitor
-# never names a server folder (kind "path", held at its empty default), and never starts a
-# download, which would fill the server's disk and block the page that asked for it while the
-# archives arrive (the data a hosted server offers is what its operator put in its cache).
-SERVER_HELD: dict[str, Any] = {"download": False}
-
-
 def server_held(spec: Spec) -> tuple[bool, Any]:
-    """Whether a hosted server holds this setting itself, and at which value."""
-    if not hosted():
+    """Whether a hosted server holds this setting itself, and at which value: every location
+    setting (`Spec.server`), so that a visitor never names a server folder and never starts a
+    download, which would fill the server's disk and block the page that asked for it while the
+    archives arrive (the data a hosted server offers is what its operator put in its cache)."""
+    if not hosted() or not spec.location:
         return False, None
-    if spec.kind == "path":
-        return True, spec.default
-    return spec.name in SERVER_HELD, SERVER_HELD.get(spec.name)
+    return True, spec.server
 
 
 def hosted() -> bool:

@@ -7,10 +7,10 @@ import streamlit as st
 
 from core.engine.config import TrainConfig
 from core.engine.families import FAMILIES
-from core.runspec import LOCATION_SETTINGS, RunSpec
+from core.runspec import RunSpec
 from core.scenarios.catalogue import (SCENARIOS, SCENARIOS_BY_KEY, Scenario, default_methods,
                                       interactive_spec, train_defaults)
-from core.settings import specs
+from core.settings import location_names, specs
 from dashboard.widgets import HIDDEN_TRAIN, train_key, widget_value
 from report.i18n import LANG, fixed, t, t_or
 from report.theme import family_title, label
@@ -59,8 +59,9 @@ def apply_spec(spec: RunSpec) -> None:
     """Fill every settings widget with the run's values, and put them in the URL."""
     defaults = {**widget_values(interactive_spec(spec.family, {}, default_methods(), {})),
                 "family": next(iter(FAMILIES))}  # what the widgets show when the URL is silent
+    locations = {f"{spec.family}.{name}" for name in location_names(FAMILIES[spec.family])}
     for key, value in widget_values(spec).items():
-        if key.rpartition(".")[2] in LOCATION_SETTINGS and key in st.session_state:
+        if key in locations and key in st.session_state:
             continue  # where the visitor's data lives is not part of the run: keep it
         # A widget drawn before is bound: setting its value updates the URL. One never drawn
         # (another family's settings) is not yet bound, and a value set now would not reach

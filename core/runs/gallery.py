@@ -19,9 +19,9 @@ from core.results import pooled_rows
 from core.runs.runfile import (RunFileError, SavedRun, from_bytes, library_versions, run_spec,
                                to_bytes)
 from core.runs.store import RunStore, StoreError, now, save_results
-from core.runspec import RunSpec
+from core.runspec import RunSpec, plain_settings
 from core.scenarios.catalogue import SCENARIOS, SCENARIOS_BY_KEY, train_defaults
-from core.settings import specs
+from core.settings import specs, without_paths
 
 GALLERY_DIR = Path(__file__).resolve().parents[2] / "gallery"
 SUFFIX = ".metarun"
@@ -79,13 +79,10 @@ def _omniglot(data_dir: str) -> Entry:
 
 
 def shipped_settings(spec: RunSpec) -> dict:
-    """The settings a gallery file records: the build machine's data folder left out (a shipped
+    """The settings a gallery file records: the build machine's data folders left out (a shipped
     file names no path of the machine that built it; where data lives is not compared)."""
-    settings = spec.as_dict()
-    family = settings["family_settings"]
-    if family.get("data_dir"):
-        settings["family_settings"] = {**family, "data_dir": ""}
-    return settings
+    return {**spec.as_dict(),
+            "family_settings": dict(plain_settings(without_paths(spec.make_family())))}
 
 
 def write_examples(data_dir: str, directory: Path = GALLERY_DIR) -> Path:

@@ -25,7 +25,6 @@ from core.settings import SettingError, Spec, int_list, specs
 
 MAX_AXES = 2  # a line or a grid: every sweep has a figure
 NOT_VARIED = ("seed", "eval_steps")  # seeds have their own flag; steps are the rows' own axis
-NOT_VARIED_KINDS = ("path",)  # where data lives is no experimental setting
 DONE = ("ok", "diverged")  # statuses a resumed sweep skips; failed cells are tried again
 ROOT = Path(__file__).resolve().parents[2]
 SHIP_NOT = [".git", ".venv", "artifacts", "docs", "gallery", "sweep-results", "tests"]
@@ -61,7 +60,7 @@ class Cell:
 
 def _setting_specs(family: str) -> dict[str, tuple[str, Spec]]:
     found = {s.name: ("family_settings", s) for s in specs(FAMILIES[family])
-             if s.kind not in NOT_VARIED_KINDS}
+             if not s.location}  # where data comes from is no experimental setting
     found.update({s.name: ("train", s) for s in specs(TrainConfig) if s.name not in NOT_VARIED})
     return found
 

@@ -50,7 +50,8 @@ class Omniglot(ImageFamily):
                                 "(or other Omniglot zips or their images_* folders); empty: the "
                                 "user cache", kind="path")
     download: bool = setting(True, "download the official archives into the cache when the cache "
-                                   "is empty and no data_dir is given", kind="bool")
+                                   "is empty and no data_dir is given", kind="bool",
+                             server=False)  # a shared server never fills its disk for a visitor
 
     def _data(self, progress: DownloadProgress | None = None) -> omniglot.OmniglotData:
         if self.data_dir:
