@@ -1,5 +1,5 @@
 """The cost estimator against measured CPU time, for every registered method at several settings:
-what the `Cost` declarations in core/engine/algorithms.py and the factors in core/budget.py are fitted on.
+what the `Cost` declarations in core/engine/algorithms.py and the factors in core/budget/estimator.py are fitted on.
 
 Each row runs `compare` with one method alone and prints the estimate, this thread's CPU
 seconds of the run, and their ratio (tests/test_budget.py holds it to 0.5–2× at smaller
@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 import torch._dynamo  # noqa: E402,F401  the optimisers import it on first use: not in timings
 
-from core import budget  # noqa: E402
+from core.budget.calibration import rates  # noqa: E402
+from core.budget.estimator import estimate  # noqa: E402
 from core.engine.algorithms import METHODS  # noqa: E402
 from core.engine.config import TrainConfig  # noqa: E402
 from core.engine.families import make_family  # noqa: E402
@@ -61,8 +62,8 @@ def main() -> None:
         family_name, settings, train = CASES[case]
         family, cfg = make_family(family_name, **settings), TrainConfig(**train)
         for name in args.methods.split(","):
-            budget.rates.cache_clear()  # calibrate under the same load as the measurement
-            predicted = budget.estimate(family, cfg, (name,)).cpu_seconds
+            rates.cache_clear()  # calibrate under the same load as the measurement
+            predicted = estimate(family, cfg, (name,)).cpu_seconds
             measured = measured_cpu(family, cfg, (name,))
             print(f"{case:14s} {name:8s} {predicted:10.2f} {measured:10.2f} "
                   f"{predicted / measured:6.2f}", flush=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.budget import trace_seconds
+from core.budget.estimator import trace_seconds
 from core.engine.algorithms import AdaptPlan
 from core.engine.evaluation import FamilyLearner, Probe, plan_trace
 from core.engine.families.base import TaskFamily

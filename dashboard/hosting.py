@@ -6,7 +6,7 @@ import math
 import os
 from typing import Any
 
-from core.budget import Limits
+from core.budget.limits import Limits
 from core.settings import Spec
 
 # The most a visitor of a hosted app may ask for, by setting name (any family, the training

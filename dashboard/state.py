@@ -10,7 +10,8 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import budget
+from core.budget.estimator import estimate
+from core.budget.limits import check_budget
 from core.data.omniglot import DatasetUnavailable
 from core.engine.events import MethodResult
 from core.runspec import RunSpec
@@ -126,8 +127,8 @@ def plan(spec: RunSpec) -> Plan:
 
 def _estimated(spec: RunSpec) -> Plan:
     family = spec.make_family()
-    est = budget.estimate(family, spec.config, spec.methods, spec.seeds)
-    refusal = (budget.check_budget(family, spec.config, spec.methods, spec.seeds,
+    est = estimate(family, spec.config, spec.methods, spec.seeds)
+    refusal = (check_budget(family, spec.config, spec.methods, spec.seeds,
                                    hosting.limits()) if hosting.hosted() else None)
     return Plan(est.cpu_seconds * SERVER_FACTOR, est.peak_bytes / 1e6, refusal)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from core import budget
+from core.budget.calibration import rates
 from core.scenarios.catalogue import SCENARIOS
 from dashboard.compare_charts import default_view, gallery_parts
 from dashboard.runs_store import gallery_run
@@ -25,7 +25,7 @@ from report.i18n import LANGUAGES
 
 
 def _warm() -> None:
-    budget.rates()  # the estimator's calibration on this server's CPU (lru_cache)
+    rates()  # the estimator's calibration on this server's CPU (lru_cache)
     landing = SCENARIOS[0]
     if gallery_run(landing.key) is not None:  # the landing page's gallery run and charts
         metric, k = default_view(landing.spec())

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core import budget
+from core.budget.calibration import rates
+from core.budget.estimator import data_peak_bytes, estimate
+from core.budget.limits import Limits, check_budget
 from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
 from core.engine.config import TrainConfig
 from core.engine.families import make_family
@@ -15,7 +17,7 @@ from core.engine.shapes import scoring_chunk
 from core.engine.training import compare
 
 ALL = tuple(METHODS)  # every registered method: one added later is counted here too
-LIMITS = budget.Limits(cpu_seconds=60, memory_bytes=200e6)
+LIMITS = Limits(cpu_seconds=60, memory_bytes=200e6)
 
 
 def _measured(family, cfg, methods) -> float:
@@ -49,8 +51,8 @@ def _measured(family, cfg, methods) -> float:
 ])
 def test_estimate_within_half_to_twice_the_measured_cpu_time(family, settings, train, methods):
     fam, cfg = make_family(family, **settings), TrainConfig(**train)
-    budget.rates.cache_clear()  # calibrate under the same load as the measurement
-    predicted = budget.estimate(fam, cfg, methods).cpu_seconds
+    rates.cache_clear()  # calibrate under the same load as the measurement
+    predicted = estimate(fam, cfg, methods).cpu_seconds
     measured = _measured(fam, cfg, methods)
     assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
 
@@ -70,8 +72,8 @@ ALONE = {
 def test_every_registered_method_is_estimated_within_half_to_twice_its_cpu_time(method, case):
     family, settings, train = ALONE[case]
     fam, cfg = make_family(family, **settings), TrainConfig(**train)
-    budget.rates.cache_clear()
-    predicted = budget.estimate(fam, cfg, (method,)).cpu_seconds
+    rates.cache_clear()
+    predicted = estimate(fam, cfg, (method,)).cpu_seconds
     measured = _measured(fam, cfg, (method,))
     assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
 
@@ -100,29 +102,29 @@ def test_an_adaptation_step_costs_something():
 def test_test_lr_auto_counts_its_tunings_and_anil_its_whole_net_scoring():
     fam = make_family("sinusoid")
     cfg = TrainConfig(iterations=0, test_tasks=500, val_tasks=500, checkpoints=0)
-    scoring = budget.estimate(fam, cfg, ("scratch",)).cpu_seconds
-    tuned = budget.estimate(fam, cfg.replace(test_lr="auto"), ("scratch",)).cpu_seconds
+    scoring = estimate(fam, cfg, ("scratch",)).cpu_seconds
+    tuned = estimate(fam, cfg.replace(test_lr="auto"), ("scratch",)).cpu_seconds
     assert tuned == pytest.approx(5 * scoring, rel=0.05)  # 4 α factors on as many val tasks
-    anil = budget.estimate(fam, cfg, ("anil",)).cpu_seconds
+    anil = estimate(fam, cfg, ("anil",)).cpu_seconds
     assert anil > scoring  # its head-only scoring and anil-whole, which alone costs `scoring`
 
 
 def test_estimate_scales_with_iterations_seeds_and_methods():
     fam = make_family("sinusoid")
-    base = budget.estimate(fam, TrainConfig(iterations=1000, test_tasks=1), ("maml",)).cpu_seconds
-    double = budget.estimate(fam, TrainConfig(iterations=2000, test_tasks=1), ("maml",)).cpu_seconds
-    seeds = budget.estimate(fam, TrainConfig(iterations=1000, test_tasks=1), ("maml",),
+    base = estimate(fam, TrainConfig(iterations=1000, test_tasks=1), ("maml",)).cpu_seconds
+    double = estimate(fam, TrainConfig(iterations=2000, test_tasks=1), ("maml",)).cpu_seconds
+    seeds = estimate(fam, TrainConfig(iterations=1000, test_tasks=1), ("maml",),
                             (0, 1, 2)).cpu_seconds
     assert double == pytest.approx(2 * base, rel=0.05)
     assert seeds == pytest.approx(3 * base)
 
 
 def test_calibration_is_cheap_and_cached():
-    budget.rates.cache_clear()
+    rates.cache_clear()
     start = time.perf_counter()
-    first = budget.rates()
+    first = rates()
     assert time.perf_counter() - start < 1.0
-    assert budget.rates() is first
+    assert rates() is first
 
 
 def _one_sentence(text: str) -> None:
@@ -131,13 +133,13 @@ def _one_sentence(text: str) -> None:
 
 def test_huge_iterations_refused_naming_the_largest_value_that_fits():
     fam, cfg = make_family("sinusoid"), TrainConfig(iterations=10_000_000)
-    message = budget.check_budget(fam, cfg, ALL, (0,), LIMITS)
+    message = check_budget(fam, cfg, ALL, (0,), LIMITS)
     _one_sentence(message)
     assert "CPU-seconds" in message and "iterations from 10,000,000 to at most" in message
     advised = int(message.split("iterations from 10,000,000 to at most ")[1].split(" ")[0]
                   .rstrip(".").replace(",", ""))
-    assert budget.check_budget(fam, cfg.replace(iterations=advised), ALL, (0,), LIMITS) is None
-    assert budget.check_budget(fam, cfg.replace(iterations=advised + 50), ALL, (0,), LIMITS)
+    assert check_budget(fam, cfg.replace(iterations=advised), ALL, (0,), LIMITS) is None
+    assert check_budget(fam, cfg.replace(iterations=advised + 50), ALL, (0,), LIMITS)
 
 
 @pytest.mark.parametrize("family, settings, train, lever", [
@@ -148,8 +150,8 @@ def test_huge_iterations_refused_naming_the_largest_value_that_fits():
 ])
 def test_settings_that_cannot_fit_in_memory_are_refused(family, settings, train, lever):
     fam, cfg = make_family(family, **settings), TrainConfig(**train)
-    assert budget.estimate(fam, cfg, ALL).peak_bytes > LIMITS.memory_bytes
-    message = budget.check_budget(fam, cfg, ALL, (0,), LIMITS)
+    assert estimate(fam, cfg, ALL).peak_bytes > LIMITS.memory_bytes
+    message = check_budget(fam, cfg, ALL, (0,), LIMITS)
     _one_sentence(message)
     assert "MB of memory" in message and lever in message
 
@@ -157,7 +159,7 @@ def test_settings_that_cannot_fit_in_memory_are_refused(family, settings, train,
 def test_default_lab_run_fits_the_hosted_budget():
     fam = make_family("sinusoid")
     cfg = TrainConfig(iterations=450, test_tasks=1000, val_tasks=100, checkpoints=10)
-    assert budget.check_budget(fam, cfg, ALL, (0,), LIMITS) is None
+    assert check_budget(fam, cfg, ALL, (0,), LIMITS) is None
 
 
 def test_scoring_chunk_shrinks_for_big_models_and_keeps_the_family_chunk_otherwise():
@@ -172,14 +174,14 @@ PEAK = """
 import json, sys, torch
 torch.set_num_threads(1)
 import torch._dynamo
-from core import budget
+from core.budget.estimator import estimate
 from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
 from core.engine.config import TrainConfig
 from core.engine.families import make_family
 from core.engine.training import compare
 family, settings, train, methods = json.loads(sys.argv[1])
 fam, cfg = make_family(family, **settings), TrainConfig(**train)
-predicted = budget.estimate(fam, cfg, methods).peak_bytes
+predicted = estimate(fam, cfg, methods).peak_bytes
 def status(field):
     line = next(l for l in open("/proc/self/status") if l.startswith(field))
     return int(line.split()[1]) * 1024
@@ -223,7 +225,7 @@ DATA = """
 import json, sys, torch
 torch.set_num_threads(1)
 import sklearn.datasets  # digits import it when first read: an import, not data
-from core import budget
+from core.budget.estimator import data_peak_bytes
 from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_gradient
 from core.engine.families import make_family
 from core.engine.tasks import generator
@@ -237,7 +239,7 @@ before = status("VmRSS:")
 fam.load()
 fam.sample(16, generator(0, "data"), "train")
 measured = status("VmHWM:") - before
-print(json.dumps([budget.data_peak_bytes(fam), measured]))
+print(json.dumps([data_peak_bytes(fam), measured]))
 """
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot"
 needs_omniglot = pytest.mark.skipif(not list(SHARED.glob("images_background_small*.zip")),
@@ -258,14 +260,14 @@ def test_image_data_memory_within_a_quarter_of_the_measured_peak(case):
 
 
 def test_families_without_data_files_hold_none():
-    assert budget.data_peak_bytes(make_family("sinusoid")) == 0
+    assert data_peak_bytes(make_family("sinusoid")) == 0
     digits = make_family("digits", image_size=32)
-    assert budget.data_peak_bytes(digits) > budget.data_peak_bytes(make_family("digits")) > 0
+    assert data_peak_bytes(digits) > data_peak_bytes(make_family("digits")) > 0
 
 
 def test_images_too_big_for_the_memory_budget_are_refused_naming_image_size():
     fam, cfg = make_family("digits", image_size=32), TrainConfig(iterations=1, test_tasks=10)
-    limits = budget.Limits(cpu_seconds=1e9, memory_bytes=0.9 * budget.data_peak_bytes(fam))
-    message = budget.check_budget(fam, cfg, ("scratch",), (0,), limits)
+    limits = Limits(cpu_seconds=1e9, memory_bytes=0.9 * data_peak_bytes(fam))
+    message = check_budget(fam, cfg, ("scratch",), (0,), limits)
     _one_sentence(message)
     assert "images alone take about" in message and "image_size" in message

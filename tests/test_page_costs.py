@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import core.param_space.cost as cost
 import core.param_space.landscape as ps
-from core import budget
+from core.budget.calibration import rates
 from core.engine.algorithms import METHODS, result_names
 from core.engine.config import TrainConfig
 from core.engine.evaluation import make_learner
@@ -83,7 +83,7 @@ def test_the_search_estimate_bounds_its_measured_cpu_time(dim, tasks, steps, rep
     stop earlier."""
     land, cfg = _wells(tasks, dim), TrainConfig(inner_lr=3.0, inner_steps=steps,
                                                 reptile_inner_steps=reptile)
-    budget.rates.cache_clear()
+    rates.cache_clear()
     predicted = cost.seconds(cost.page_work(land, cfg, 5, 0).search)
     measured = _cpu(lambda: (ps.optima(land, cfg), ps.metasgd_optimum(land, cfg)))
     assert 0.5 <= predicted / measured <= high, (predicted, measured)
@@ -93,7 +93,7 @@ def test_the_search_estimate_bounds_its_measured_cpu_time(dim, tasks, steps, rep
 def test_the_animation_estimate_tracks_its_measured_cpu_time():
     land, cfg = _wells(3, 2), TrainConfig(inner_lr=0.5, inner_steps=2, reptile_inner_steps=5,
                                           meta_lr=0.1)
-    budget.rates.cache_clear()
+    rates.cache_clear()
     predicted = cost.seconds(cost.page_work(land, cfg, 5, 60).animation)
     measured = _cpu(lambda: [ps.meta_train_path(m, land, (0.5, 0.5), cfg.replace(iterations=60))
                              for m in ps.META_TRAINED])
@@ -122,7 +122,7 @@ def test_the_inspect_estimate_tracks_its_measured_cpu_time(family, hidden, steps
     fam = make_family(family)
     learner = make_learner(fam, hidden)
     trained, task = _plans(learner, TrainConfig(hidden=hidden)), adaptation.new_task(fam, 0)
-    budget.rates.cache_clear()
+    rates.cache_clear()
     predicted = adaptation.adapt_seconds(learner, trained, task, steps)
     measured = _cpu(lambda: adaptation.adapt_all(learner, trained, task, steps))
     assert band[0] <= predicted / measured <= band[1], (predicted, measured)

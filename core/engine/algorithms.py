@@ -220,7 +220,7 @@ PlanHook = Callable[[Learner, Params, TrainConfig], AdaptPlan]
 @dataclass(frozen=True)
 class Adapting:
     """What one SGD step of adaptation costs per task: forward-pass equivalents over the points
-    it adapts on (a backward counts 2), and what it moves; core/budget.py prices it."""
+    it adapts on (a backward counts 2), and what it moves; core/budget/estimator.py prices it."""
 
     passes: float
     moves: str = "all"  # the per-task parameters it moves: "all", or "head" (ANIL)

@@ -1,5 +1,5 @@
 """What running a model costs depends on (its shape, computed without allocating), and how many
-tasks scoring adapts at once: the engine's chunk policy, which core/budget.py's estimates reuse."""
+tasks scoring adapts at once: the engine's chunk policy, which core/budget/estimator.py reuses."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,7 +4,7 @@ before anything runs, so that a link cannot make the server compute for seconds 
 Every search of core/param_space/landscape.py evaluates the closed-form task losses through
 `adapt_path`: on a grid of φ (many rows at once, few operations) and in Newton refinements
 (one row per task, many small operations). The counts below follow those loops; the budget's
-calibration (core/budget.py) turns them into CPU-seconds. Fitted on the worst hostile link and
+calibration (core/budget/) turns them into CPU-seconds. Fitted on the worst hostile link and
 on every preset (tests/test_page_costs.py holds the estimate near measured CPU time).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from core.budget import Work, plain_seconds
+from core.budget.estimator import Work, plain_seconds
 from core.engine.config import TrainConfig
 from core.param_space import landscape as ps
 

@@ -1,34 +1,19 @@
-"""What a comparison will cost before it runs: CPU-seconds and peak memory, and a budget check."""
+"""What a comparison will cost before it runs: the work model (operations, multiply-adds and
+elements each part of a run does, as each method's `Cost` declares), and from it and the CPU
+rates a run's CPU-seconds and peak memory."""
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-import torch
-
+from core.budget.calibration import Rates, rates
 from core.engine.algorithms import METHODS, Adapting, Cost, result_names
 from core.engine.config import TrainConfig
-from core.engine.convnet import ConvNet
 from core.engine.evaluation import TEST_LR_FACTORS
 from core.engine.families.base import TaskFamily
 from core.engine.shapes import FLOAT, ModelShape, model_shape, scoring_chunk
 from core.engine.tasks import generator
-from core.settings import SettingError
-
-
-@dataclass(frozen=True)
-class Rates:
-    """CPU-seconds per tensor operation, per multiply-add and per element touched, from timed passes."""
-
-    op: float
-    mac: float
-    element: float
-    conv_mac: float
-    pool: float  # per element entering a 2×2 max-pool
 
 
 @dataclass(frozen=True)
@@ -71,35 +56,6 @@ def _moving(shape: ModelShape, step: Adapting) -> float:
     """Per-task parameters an adaptation step works on, in units of plain parameters."""
     moving = shape.head_params if step.moves == "head" else shape.params
     return moving * (LEARNED_LR_FACTOR if step.learned_lr else 1.0)
-
-
-def _cpu_seconds(work: Callable[[], Any], repeats: int) -> float:
-    """The least CPU time of `repeats` calls: this thread's time, not the wall clock, so other
-    processes sharing the cores do not inflate it."""
-    work()  # warm-up: first calls allocate
-    best = math.inf
-    for _ in range(repeats):
-        start = time.thread_time()
-        work()
-        best = min(best, time.thread_time() - start)
-    return best
-
-
-@functools.lru_cache(maxsize=1)
-def rates() -> Rates:
-    """Calibrate once per process (a fraction of a second) on three small timed kernels."""
-    gen = generator(0, "calibration")
-    tiny = torch.rand(4, generator=gen)
-    op = _cpu_seconds(lambda: [tiny + 1 for _ in range(200)], 5) / 200
-    left, right = torch.rand(8, 256, 256, generator=gen), torch.rand(8, 256, 256, generator=gen)
-    mac = _cpu_seconds(lambda: torch.bmm(left, right), 5) / (8 * 256 ** 3)
-    vector = torch.rand(100_000, generator=gen)
-    element = _cpu_seconds(lambda: torch.relu(vector * 0.5), 10) / 2e5
-    images, kernel = torch.rand(20, 32, 16, 16, generator=gen), torch.rand(32, 32, 3, 3, generator=gen)
-    conv_mac = _cpu_seconds(lambda: torch.nn.functional.conv2d(images, kernel, padding=1), 5) \
-        / (20 * 16 * 16 * 32 * 32 * 9)
-    pool = _cpu_seconds(lambda: torch.nn.functional.max_pool2d(images, 2), 10) / images.numel()
-    return Rates(op, mac, element, conv_mac, pool)
 
 
 def _step_work(cost: Cost, shape: ModelShape, cfg: TrainConfig, support: int, query: int) -> Work:
@@ -260,113 +216,3 @@ def _peak_bytes(shape: ModelShape, cfg: TrainConfig, support: int, query: int, i
     train = b * FLOAT * 2 * depth * (shape.params + activations * points)
     score = chunk * FLOAT * (3 * shape.params + activations * (2 * support + query))
     return MEMORY_FACTOR * (data + max(train, score) + shape.params * FLOAT * 8)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one run may use on a shared server."""
-
-    cpu_seconds: float = 60.0
-    memory_bytes: float = 150e6  # the hosted default (docs/hosting.md); META_LAB_MEMORY_MB moves it
-    step_seconds: float = 0.5  # so that Stop and the deadline act within about a second
-
-
-def _fits(e: Estimate, limits: Limits) -> bool:
-    return (e.cpu_seconds <= limits.cpu_seconds and e.peak_bytes <= limits.memory_bytes
-            and e.step_seconds <= limits.step_seconds)
-
-
-def _over(e: Estimate, limits: Limits) -> str:
-    parts = []
-    if e.cpu_seconds > limits.cpu_seconds:
-        parts.append(f"about {e.cpu_seconds:,.0f} CPU-seconds (budget {limits.cpu_seconds:g})")
-    if e.peak_bytes > limits.memory_bytes:
-        parts.append(f"about {e.peak_bytes / 1e6:,.0f} MB of memory (budget "
-                     f"{limits.memory_bytes / 1e6:g} MB)")
-    if e.step_seconds > limits.step_seconds:
-        parts.append(f"single steps of about {e.step_seconds:.1f} s (limit {limits.step_seconds:g} s)")
-    return " and ".join(parts)
-
-
-# Settings that can bring a run within its limits, tried in this order: (where, name).
-LEVERS = (("train", "iterations"), ("train", "meta_batch_size"), ("train", "test_tasks"),
-          ("train", "hidden"), ("seeds", "seeds"), ("family", "query"), ("family", "shots"),
-          ("family", "channels"), ("train", "val_tasks"), ("train", "checkpoints"))
-
-
-def _with(family: TaskFamily, cfg: TrainConfig, seeds: Sequence[int], where: str, name: str,
-          value: int) -> tuple[TaskFamily, TrainConfig, Sequence[int]]:
-    if where == "seeds":
-        return family, cfg, tuple(seeds)[:value]
-    if where == "family":
-        return dataclasses.replace(family, **{name: value}), cfg, seeds
-    if name == "hidden":  # every width scaled down together
-        top = max(cfg.hidden)
-        return family, cfg.replace(hidden=tuple(max(1, w * value // top) for w in cfg.hidden)), seeds
-    return family, cfg.replace(**{name: value}), seeds
-
-
-def _current(family: TaskFamily, cfg: TrainConfig, seeds: Sequence[int], where: str,
-             name: str) -> int | None:
-    if where == "seeds":
-        return len(seeds)
-    source = family if where == "family" else cfg
-    value = getattr(source, name, None)
-    if name == "hidden":
-        return max(value) if not isinstance(family.make_model(cfg.hidden), ConvNet) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _largest_fitting(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
-                     seeds: Sequence[int], where: str, name: str, limits: Limits) -> int | None:
-    """The largest value below the current one that alone brings the run within limits."""
-    current = _current(family, cfg, seeds, where, name)
-    if not current or current <= 1:
-        return None
-
-    def ok(value: int) -> bool:
-        try:
-            f, c, s = _with(family, cfg, seeds, where, name, value)
-            return _fits(estimate(f, c, methods, s), limits)
-        except SettingError:
-            return False
-
-    low, high = 0, current  # ok(low) is unknown below 1; ok(high) is False
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if ok(mid) else (low, mid)
-    return low or None
-
-
-def _shown(name: str, cfg: TrainConfig, value: int) -> str:
-    if name == "hidden":
-        top = max(cfg.hidden)
-        return ",".join(str(max(1, w * value // top)) for w in cfg.hidden)
-    return f"{value:,}"
-
-
-def check_budget(family: TaskFamily, cfg: TrainConfig, methods: Sequence[str],
-                 seeds: Sequence[int], limits: Limits) -> str | None:
-    """None when the run fits `limits`; otherwise one sentence naming the settings to lower."""
-    e = estimate(family, cfg, methods, seeds)
-    if _fits(e, limits):
-        return None
-    fixes = []
-    for where, name in LEVERS:
-        value = _largest_fitting(family, cfg, methods, seeds, where, name, limits)
-        if value is not None:
-            was = _current(family, cfg, seeds, where, name)
-            now = _shown(name, cfg, value)
-            was_text = ",".join(map(str, cfg.hidden)) if name == "hidden" else f"{was:,}"
-            fixes.append(f"{name} from {was_text} to at most {now}")
-        if len(fixes) == 2:
-            break
-    data = data_peak_bytes(family)
-    if fixes:
-        advice = "lower " + " or ".join(fixes)
-    elif data > limits.memory_bytes:  # no training setting helps: the images alone are too big
-        advice = (f"its images alone take about {data / 1e6:,.0f} MB, so lower image_size or "
-                  "turn rotations off")
-    else:
-        advice = "lower several settings (iterations, meta_batch_size, test_tasks, model size)"
-    return f"This run needs {_over(e, limits)}: {advice}."
