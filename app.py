@@ -6,7 +6,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from dashboard import warmup  # noqa: F401  (starts the server's one-time work, once)
 from dashboard.language import language_switch, pick_language
 from dashboard.sidebar import settings_sidebar
-from dashboard.state import page_start, run_indicator
+from dashboard.run_controls import page_start, run_indicator
 from report.i18n import t
 
 torch.set_num_threads(1)  # leave the second core to the Streamlit server

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-SERVER = ("streamlit", "torch", "pandas", "plotly.express", "core.engine.training", "dashboard.state",
-          "dashboard.sidebar")
+SERVER = ("streamlit", "torch", "pandas", "plotly.express", "core.engine.training",
+          "dashboard.run_controls", "dashboard.sidebar")
 # imported when the digits family first reads its data; by torch.compile (CLI --compile)
 ON_DEMAND = ("sklearn.datasets", "torch._dynamo")
 

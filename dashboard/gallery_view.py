@@ -10,15 +10,16 @@ from core.engine.events import MethodResult
 from core.engine.families import FAMILIES
 from core.runspec import RunSpec
 from core.settings import location_names
-from dashboard import runs_store, state
+from dashboard import run_controls, runs_store
 from dashboard.scenario_sync import active_scenario
+from dashboard.shown_results import cached_results
 from report.i18n import t
 
 
 @dataclass(frozen=True)
 class PageRun:
-    """The results a page draws and the settings they were trained with (state.Shown says whose
-    a visitor's results are; this says only whether they are the gallery's)."""
+    """The results a page draws and the settings they were trained with (shown_results.Shown
+    says whose a visitor's results are; this says only whether they are the gallery's)."""
 
     spec: RunSpec
     results: list[MethodResult]
@@ -44,16 +45,16 @@ def note(settings: dict) -> str:
 def results_or_gallery(spec: RunSpec | None, error: str | None) -> PageRun | None:
     """The visitor's results; else, for a scenario's settings, its gallery run, said in one line
     beside a Train button for the visitor's own (whose progress shows live); else the prompt."""
-    results = None if error else state.cached_results(spec)
+    results = None if error else cached_results(spec)
     if results is not None:
         return PageRun(spec, results)
     scenario = None if error else active_scenario(spec)
     run = runs_store.gallery_run(scenario.key) if scenario is not None else None
     if run is None:
-        results = state.results_or_prompt(spec, error)
+        results = run_controls.results_or_prompt(spec, error)
         return None if results is None else PageRun(spec, results)
     left, right = st.columns([4, 1], vertical_alignment="center")
     left.info(note(run.settings))
-    state.train_button(spec, error, where=right, text=t("compare.train_yourself"))
-    state.ended_note(state.follow(spec), spec)
+    run_controls.train_button(spec, error, where=right, text=t("compare.train_yourself"))
+    run_controls.ended_note(run_controls.follow(spec), spec)
     return PageRun(gallery_spec(run.spec(), spec), run.results, scenario.key)

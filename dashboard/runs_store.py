@@ -16,7 +16,7 @@ from core.settings import SettingError, without_paths
 from dashboard.hosting import hosted, tab_store_bytes
 from dashboard.scenario_sync import apply_spec
 from dashboard.sidebar import MAX_SEEDS, MAX_TEST_STEPS
-from dashboard.state import hold_opened
+from dashboard.shown_results import hold_opened
 from report.i18n import t
 
 __all__ = ["run_store", "save_run", "load_run", "import_file", "gallery_run", "gallery_caption",

@@ -34,7 +34,7 @@ def fresh_server_state(tmp_path_factory, monkeypatch):
 def _clear_server_caches() -> None:
     """Drop the dashboard's process-wide job manager (its results cache with it) and the open
     run stores; only where the dashboard was imported, so that core tests never load Streamlit."""
-    if "dashboard.state" in sys.modules:
-        sys.modules["dashboard.state"].job_manager.clear()
+    if "dashboard.server" in sys.modules:
+        sys.modules["dashboard.server"].job_manager.clear()
     if "dashboard.runs_store" in sys.modules:
         sys.modules["dashboard.runs_store"]._local_store.clear()

@@ -204,17 +204,17 @@ def test_a_finished_comparison_is_saved_once_in_the_run_store():
 def test_a_run_that_ends_while_the_page_is_drawn_shows_its_results(monkeypatch):
     """A tiny run can finish between the page reading the results (none yet) and asking for
     the visitor's run: the page must still draw them, not the "press Train" estimate."""
-    from dashboard import state
+    from dashboard import run_controls, server
 
-    asked = state.my_run
+    asked = run_controls.my_run
 
     def after_the_run_ended(spec):
-        while (snap := state.job_manager().poll(state.visitor())) is not None and snap.active:
+        while (snap := server.job_manager().poll(server.visitor())) is not None and snap.active:
             time.sleep(0.05)
         return asked(spec)
 
     at = tiny(open_app(), methods=("maml", "scratch"))
-    monkeypatch.setattr(state, "my_run", after_the_run_ended)
+    monkeypatch.setattr(run_controls, "my_run", after_the_run_ended)
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(figures(at)) == 3

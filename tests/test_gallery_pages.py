@@ -79,7 +79,7 @@ def test_runs_lists_the_gallery_read_only_and_charts_the_scenarios_run(lang, tmp
 def test_a_visitor_who_trained_the_scenario_sees_their_own_run():
     """The gallery only stands in: once these settings are trained (here: their results put in
     the server's cache, seed 7 so that no other test meets them), the page shows those."""
-    from dashboard.state import job_manager
+    from dashboard.server import job_manager
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.number_input(key="train.seed").set_value(7).run()

@@ -9,7 +9,8 @@ from core.data import cached_data
 from core.engine.config import TrainConfig
 from core.engine.events import MethodResult
 from core.runspec import RunSpec
-from dashboard import jobs
+from dashboard import job_queue
+from dashboard.results_cache import MAX_BYTES, ResultStore
 from report.i18n import using
 
 
@@ -33,7 +34,7 @@ def wait_for(manager, owner, ok, timeout=10.0, also=()):
 
 @pytest.fixture
 def manager():
-    m = jobs.JobManager(concurrency=1, heartbeat_s=2.0)
+    m = job_queue.JobManager(concurrency=1, heartbeat_s=2.0)
     yield m
     for owner in list(m._latest):
         m.stop(owner)
@@ -44,21 +45,21 @@ def manager():
 def test_queue_runs_in_order_and_tells_each_visitor_their_place(manager):
     for owner, seed in (("a", 0), ("b", 1), ("c", 2)):
         manager.submit(owner, spec(seed=seed), estimate_s=30.0)
-    a = wait_for(manager, "a", lambda s: s.state == jobs.RUNNING, also="bc")
+    a = wait_for(manager, "a", lambda s: s.state == job_queue.RUNNING, also="bc")
     b, c = manager.poll("b"), manager.poll("c")
-    assert (b.state, b.position, c.state, c.position) == (jobs.QUEUED, 1, jobs.QUEUED, 2)
+    assert (b.state, b.position, c.state, c.position) == (job_queue.QUEUED, 1, job_queue.QUEUED, 2)
     assert 0 < b.wait_s <= 30 and c.wait_s == pytest.approx(b.wait_s + 30, abs=1)
     assert a.position == 0 and a.bars["maml"].text
     manager.stop("a")
-    wait_for(manager, "b", lambda s: s.state == jobs.RUNNING, timeout=3, also="ac")
-    assert manager.poll("c").position == 1 and manager.poll("a").state == jobs.STOPPED
+    wait_for(manager, "b", lambda s: s.state == job_queue.RUNNING, timeout=3, also="ac")
+    assert manager.poll("c").position == 1 and manager.poll("a").state == job_queue.STOPPED
 
 
 def test_a_visitor_can_leave_the_queue(manager):
     manager.submit("a", spec(), 30.0)
     manager.submit("b", spec(seed=1), 30.0)
     manager.stop("b")
-    assert manager.poll("b").state == jobs.LEFT and manager.poll("a").active
+    assert manager.poll("b").state == job_queue.LEFT and manager.poll("a").active
 
 
 def test_stop_acts_at_the_next_iteration_and_keeps_finished_methods():
@@ -70,17 +71,17 @@ def test_stop_acts_at_the_next_iteration_and_keeps_finished_methods():
         def asked() -> bool:
             log.append(("stop", stop()))
             return log[-1][1]
-        for event in jobs._compare_events(spec, asked):
+        for event in job_queue._compare_events(spec, asked):
             log.append(("event", type(event).__name__))
             yield event
 
-    manager = jobs.JobManager(heartbeat_s=2.0, run=watched_run)
+    manager = job_queue.JobManager(heartbeat_s=2.0, run=watched_run)
     manager.submit("a", spec(iterations=20_000, methods=("scratch", "maml")), 30.0)
     wait_for(manager, "a", lambda s: [r.method for r in s.results] == ["scratch"]
              and s.bars["maml"].fraction > 0)
     manager.stop("a")
     snap = wait_for(manager, "a", lambda s: not s.active, timeout=30)
-    assert snap.state == jobs.STOPPED and [r.method for r in snap.results] == ["scratch"]
+    assert snap.state == job_queue.STOPPED and [r.method for r in snap.results] == ["scratch"]
     answers = [answer for what, answer in log if what == "stop"]
     assert answers.count(True) == 1 and log[-1] == ("stop", True)  # nothing ran after it
     maml = log[log.index(("event", "MethodResult")) + 1:]  # scratch's result, then MAML's run
@@ -107,19 +108,19 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(jobs, "time", fake)
+    monkeypatch.setattr(job_queue, "time", fake)
     return fake
 
 
 def test_deadline_cuts_a_run_that_the_estimate_let_through(clock):
-    manager = jobs.JobManager(heartbeat_s=1e6)  # only the deadline may end it
+    manager = job_queue.JobManager(heartbeat_s=1e6)  # only the deadline may end it
     manager.submit("a", spec(), estimate_s=0.1, deadline_s=0.5)
-    wait_for(manager, "a", lambda s: s.state == jobs.RUNNING)  # the clock stands meanwhile
+    wait_for(manager, "a", lambda s: s.state == job_queue.RUNNING)  # the clock stands meanwhile
     clock.now += 0.4
-    assert manager.poll("a").state == jobs.RUNNING
+    assert manager.poll("a").state == job_queue.RUNNING
     clock.now += 0.2  # 0.6 s in: past the deadline
     snap = wait_for(manager, "a", lambda s: not s.active, timeout=30)
-    assert snap.state == jobs.CUT and "time limit of 0.5 s" in snap.message
+    assert snap.state == job_queue.CUT and "time limit of 0.5 s" in snap.message
     assert snap.elapsed_s == pytest.approx(0.6)
 
 
@@ -130,9 +131,9 @@ def test_a_run_whose_page_is_gone_is_stopped_after_one_heartbeat(clock):
         def asked() -> bool:
             checks.append(stop())
             return checks[-1]
-        yield from jobs._compare_events(spec, asked)
+        yield from job_queue._compare_events(spec, asked)
 
-    manager = jobs.JobManager(concurrency=1, heartbeat_s=2.0, run=counted)
+    manager = job_queue.JobManager(concurrency=1, heartbeat_s=2.0, run=counted)
     manager.submit("gone", spec(), 30.0)
     manager.submit("b", spec(iterations=20, seed=1), 1.0)
     # Only "b" keeps polling: "gone" closed its tab right after pressing Train.
@@ -140,11 +141,11 @@ def test_a_run_whose_page_is_gone_is_stopped_after_one_heartbeat(clock):
     clock.now += 1.9  # just under a heartbeat of silence: it trains on
     asked = len(checks)
     wait_for(manager, "b", lambda s: len(checks) > asked + 10)  # ten more iterations of "gone"
-    assert manager.poll("b").state == jobs.QUEUED and not any(checks)
+    assert manager.poll("b").state == job_queue.QUEUED and not any(checks)
     clock.now += 0.2
-    snap = wait_for(manager, "b", lambda s: s.state == jobs.DONE, timeout=60)
+    snap = wait_for(manager, "b", lambda s: s.state == job_queue.DONE, timeout=60)
     gone = manager.poll("gone")
-    assert gone.state == jobs.GONE and "closed" in gone.message
+    assert gone.state == job_queue.GONE and "closed" in gone.message
     assert [r.method for r in snap.results] == ["maml"]
 
 
@@ -155,7 +156,7 @@ def test_visitors_never_see_each_others_jobs(manager):
     b_spec = spec(seed=7)
     manager.submit("b", b_spec, 30.0)
     a, b = manager.poll("a"), manager.poll("b")
-    assert a.state == jobs.RUNNING and b.key == b_spec.key() and a.key != b.key
+    assert a.state == job_queue.RUNNING and b.key == b_spec.key() and a.key != b.key
     assert a.job_id != b.job_id
 
 
@@ -167,30 +168,30 @@ def test_a_second_train_returns_the_run_under_way(manager):
 def test_trained_settings_come_from_the_cache_without_training(manager):
     short = spec(iterations=20)
     manager.submit("a", short, 1.0)
-    done = wait_for(manager, "a", lambda s: s.state == jobs.DONE)
+    done = wait_for(manager, "a", lambda s: s.state == job_queue.DONE)
     again = manager.submit("b", short, 1.0)
-    assert again.state == jobs.DONE and again.results[0] is done.results[0]
+    assert again.state == job_queue.DONE and again.results[0] is done.results[0]
 
 
 def test_a_method_with_a_test_time_variant_finishes_with_a_bar_for_each(manager):
     manager.submit("a", spec(iterations=5, methods=("anil",)), 1.0)
     done = wait_for(manager, "a", lambda s: not s.active, timeout=30)
-    assert done.state == jobs.DONE, done.message
+    assert done.state == job_queue.DONE, done.message
     assert [r.method for r in done.results] == ["anil", "anil-whole"]
     assert all(bar.fraction == 1.0 for bar in done.bars.values()) and len(done.bars) == 2
 
 
 def test_the_results_cache_keeps_recent_runs_within_its_bytes():
-    store = jobs.ResultStore()
+    store = ResultStore()
 
     def run(megabytes: float) -> list[MethodResult]:
         scores = {"loss": torch.zeros(int(megabytes * 1e6 / 4))}
         return [MethodResult("maml", 0, {"w": torch.zeros(1)}, 1.0, scores)]
 
     for key in "abc":
-        store.put(key, run(jobs.MAX_BYTES / 1e6 / 2.5))
+        store.put(key, run(MAX_BYTES / 1e6 / 2.5))
     assert store.get("a") is None and store.get("b") and store.get("c")
-    store.put("huge", run(2 * jobs.MAX_BYTES / 1e6))  # kept alone: the newest run always is
+    store.put("huge", run(2 * MAX_BYTES / 1e6))  # kept alone: the newest run always is
     assert [k for k in "bc" if store.get(k)] == [] and store.get("huge")
 
 
@@ -198,7 +199,7 @@ def test_bad_settings_fail_in_one_short_sentence(manager):
     bad = RunSpec("sinusoid", (("shots", "x" * 100_000),), ("maml",), TrainConfig(), (0,))
     manager.submit("a", bad, 1.0)
     snap = wait_for(manager, "a", lambda s: not s.active)
-    assert snap.state == jobs.FAILED and "shots" in snap.message and len(snap.message) <= 300
+    assert snap.state == job_queue.FAILED and "shots" in snap.message and len(snap.message) <= 300
 
 
 def test_a_reloaded_page_takes_back_its_run_but_never_a_live_one(manager):
@@ -208,21 +209,21 @@ def test_a_reloaded_page_takes_back_its_run_but_never_a_live_one(manager):
     time.sleep(manager.heartbeat_s / 2 + 0.2)  # the old tab stopped asking: it was reloaded
     assert manager.adopt("stranger", spec(seed=5).key()) is None  # other settings: nothing
     snap = manager.adopt("new-tab", running.key())
-    assert snap is not None and snap.state == jobs.RUNNING
+    assert snap is not None and snap.state == job_queue.RUNNING
     assert manager.poll("old-tab") is None and manager.poll("new-tab").job_id == snap.job_id
 
 
 def test_the_connection_state_decides_when_the_server_knows_it():
     """A connected visitor whose polls come late keeps the run; a closed connection ends it."""
-    m = jobs.JobManager(heartbeat_s=0.5, connected=lambda owner: owner != "closed")
+    m = job_queue.JobManager(heartbeat_s=0.5, connected=lambda owner: owner != "closed")
     m.submit("slow-page", spec(), 30.0)  # never polls again, but its browser is connected
     time.sleep(1.5 * m.heartbeat_s)  # silent for longer than a heartbeat: gone, if not connected
-    assert m.poll("slow-page").state == jobs.RUNNING
+    assert m.poll("slow-page").state == job_queue.RUNNING
     m.stop("slow-page")
     wait_for(m, "slow-page", lambda s: not s.active)
     m.submit("closed", spec(seed=4), 30.0)
     snap = wait_for(m, "closed", lambda s: not s.active, timeout=5)  # polls don't save it
-    assert snap.state == jobs.GONE
+    assert snap.state == job_queue.GONE
 
 
 @pytest.mark.parametrize("keep_data", [True, False])
@@ -230,11 +231,11 @@ def test_a_shared_server_drops_each_runs_image_data(keep_data):
     """Hosted, the data caches hold one run's images at most: the budget counts only those."""
     from core.engine.families import digits as digit_family
     digit_family._digit_pools.cache_clear()
-    manager = jobs.JobManager(keep_data=keep_data)
+    manager = job_queue.JobManager(keep_data=keep_data)
     cfg = TrainConfig(iterations=2, test_tasks=5, val_tasks=5, checkpoints=0, eval_steps=(0, 1))
     manager.submit("a", RunSpec("digits", (("channels", 2),), ("scratch",), cfg, (0,)), 1.0)
     snap = wait_for(manager, "a", lambda s: not s.active, timeout=60)
-    assert snap.state == jobs.DONE
+    assert snap.state == job_queue.DONE
     assert digit_family._digit_pools.cache_info().currsize == (1 if keep_data else 0)
 
 
@@ -253,7 +254,7 @@ def test_a_job_whose_run_raises_still_frees_its_slot():
         second_started.set()
         return iter(())
 
-    manager = jobs.JobManager(concurrency=1, run=run)
+    manager = job_queue.JobManager(concurrency=1, run=run)
     raised = manager.submit("a", spec(seed=0), 1.0)
     manager.submit("b", spec(seed=1), 1.0)  # queued behind a's only slot
     assert second_started.wait(timeout=10), "the slot of the run that raised was never freed"
@@ -261,7 +262,7 @@ def test_a_job_whose_run_raises_still_frees_its_slot():
         if thread.name == f"job-{raised.id[:8]}":
             thread.join(timeout=10)
     failed = manager.poll("a")
-    assert failed.state == jobs.FAILED and "Escapes" in failed.message
+    assert failed.state == job_queue.FAILED and "Escapes" in failed.message
 
 
 def test_two_trainings_at_once_keep_their_data_until_the_last_one_ends():
@@ -291,15 +292,15 @@ def test_two_trainings_at_once_keep_their_data_until_the_last_one_ends():
             pools("digits")  # b reads its data again after a has ended
         return iter(())
 
-    manager = jobs.JobManager(concurrency=2, keep_data=False, run=run)
+    manager = job_queue.JobManager(concurrency=2, keep_data=False, run=run)
     for owner, seed in (("a", 0), ("b", 1), ("c", 2)):
         manager.submit(owner, spec(seed=seed), 1.0)
     assert a_loaded.wait(timeout=10)
-    assert manager.poll("c").state == jobs.QUEUED  # two trainings at once, the third waits
+    assert manager.poll("c").state == job_queue.QUEUED  # two trainings at once, the third waits
     a_go.set()
     b_go.set()
     for owner in "abc":
-        assert wait_for(manager, owner, lambda s: not s.active, also="abc").state == jobs.DONE
+        assert wait_for(manager, owner, lambda s: not s.active, also="abc").state == job_queue.DONE
     assert loads == ["digits"]  # decoded once: a's end left b's data alone
     assert pools.cache_info().currsize == 0  # the last run to end let it go
 
@@ -319,7 +320,7 @@ def test_the_job_thread_reads_what_pages_write_under_the_managers_lock():
                 checked.set()
         return True
 
-    manager = jobs.JobManager(connected=connected)
+    manager = job_queue.JobManager(connected=connected)
     manager.submit("a", spec(), 30.0)
     assert checked.wait(timeout=30)
     manager.stop("a")

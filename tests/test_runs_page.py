@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.runs.store import RunStore, save_run
 from core.scenarios.catalogue import SCENARIOS, interactive_spec
-from dashboard import state
+from dashboard import server
 from dashboard.runs_store import import_file, save_finished
 from tests.support.apptest import APP, TINY_RUN, figures, tiny_run, train, values
 from tests.support.runfiles import forged_run_file
@@ -198,7 +198,7 @@ def test_an_opened_run_stays_in_the_session_of_the_visitor_who_opened_it(monkeyp
     assert any(c.value.startswith("“edited”, from your saved runs") for c in a.caption)
     assert len(figures(a)) == 6 and len(a.get("download_button")) == 2  # gallery's 3, A's 3
     assert _train_button(a).disabled
-    assert state.job_manager().store.get(SCENARIOS[0].spec().key()) is None
+    assert server.job_manager().store.get(SCENARIOS[0].spec().key()) is None
     b = AppTest.from_file(APP, default_timeout=60)
     b.run()
     assert not b.exception and not _train_button(b).disabled

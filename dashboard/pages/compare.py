@@ -10,9 +10,10 @@ import streamlit as st
 from core.engine.events import MethodResult
 from core.runspec import RunSpec
 from core.scenarios.catalogue import Scenario
-from dashboard import runs_store, state
+from dashboard import run_controls, runs_store
 from dashboard.compare_charts import ChartParts, chart_parts, default_view, gallery_parts
 from dashboard.scenario_sync import look_for, scenario_picker
+from dashboard.shown_results import FROM_FILE, FROM_MY_TRAIN, Shown, shown_results
 from dashboard.sidebar import current_run
 from report import frames, story
 from report.i18n import fixed, language, t
@@ -120,14 +121,14 @@ def _scenario_box(preset: Scenario | None, results: list[MethodResult] | None,
         st.success(text + "\n\n" + t("compare.claims_hold"))
 
 
-def _provenance(shown: state.Shown | None, has_gallery: bool) -> None:
+def _provenance(shown: Shown | None, has_gallery: bool) -> None:
     """Whose result is below: this visitor's Train, a file they opened, or a Train on this server
     (someone's: the same settings give the same numbers, so the server shares what it trained)."""
-    if shown is None or shown.origin == state.FROM_MY_TRAIN:
+    if shown is None or shown.origin == FROM_MY_TRAIN:
         if has_gallery:  # "yours" beside the gallery's
             st.subheader(t("compare.yours_heading"))
         return
-    opened = shown.origin == state.FROM_FILE
+    opened = shown.origin == FROM_FILE
     st.subheader(t("compare.opened_heading" if opened else "compare.server_heading"))
     st.caption(t("compare.opened_caption", name=shown.name) if opened else
                t("compare.server_caption"))
@@ -138,14 +139,14 @@ def main() -> None:
     spec, error = current_run()
     st.title(t("compare.title"))
     st.markdown(t("compare.intro"))
-    shown = state.shown_results(spec)
+    shown = shown_results(spec)
     results = shown.results if shown else None
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:
         preset = scenario_picker(spec)
     has_gallery = preset is not None and runs_store.gallery_run(preset.key) is not None
-    state.train_button(spec, error, where=right,
-                       text=t("compare.train_yourself") if has_gallery else None)
+    run_controls.train_button(spec, error, where=right,
+                              text=t("compare.train_yourself") if has_gallery else None)
     if error:
         st.error(error)
         return
@@ -153,17 +154,17 @@ def main() -> None:
     _scenario_box(preset, results, steps)
     metric, k = _view_controls(spec, spec.make_family().kind == "classification")
     _provenance(shown, _gallery(preset, metric, k, expanded=results is None))
-    snap = state.follow(spec, partial=None if results else _live_headline(spec, metric, k))
-    if results is None and state.finished_meanwhile(snap, spec):
+    snap = run_controls.follow(spec, partial=None if results else _live_headline(spec, metric, k))
+    if results is None and run_controls.finished_meanwhile(snap, spec):
         st.rerun()  # it ended after this run read the results (none yet): draw them
     finished = results is not None
     if results is None:
-        results = state.ended_note(snap, spec)  # a stopped run keeps its finished methods
+        results = run_controls.ended_note(snap, spec)  # a stopped run keeps its finished methods
     if results is None:
         if snap is None or not snap.active:
-            state.estimate_note(spec)
+            run_controls.estimate_note(spec)
         return
-    if finished and shown.origin != state.FROM_FILE:  # an opened run is in the store already
+    if finished and shown.origin != FROM_FILE:  # an opened run is in the store already
         _keep(spec, results, preset)
     _diverged(results)
     _charts(spec, results, metric, k, tag="final")

@@ -1,4 +1,5 @@
-"""Training runs as server jobs: a FIFO queue, live progress, Stop, a deadline and a heartbeat."""
+"""Training runs as server jobs: a FIFO queue, one thread per training, Stop, a deadline and a
+heartbeat (what a job says is in progress_words.py, the results it keeps in results_cache.py)."""
 from __future__ import annotations
 
 import contextlib
@@ -7,25 +8,20 @@ import os
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol
 
 import torch
 
 from core.data import data_in_use
-from core.engine.algorithms import all_result_names
 from core.engine.config import TrainConfig
-from core.engine.events import Event, MethodResult, Progress
+from core.engine.events import MethodResult
 from core.engine.families import TaskFamily
 from core.engine.training import compare
 from core.settings import SettingError
-from report.i18n import t
-from report.theme import label
+from dashboard.progress_words import Bar, Bars, Words, done_bars
+from dashboard.results_cache import ResultStore
 
-# Finished comparisons kept in memory: at most 12, and at most 48 MB of them (the largest
-# hosted run, 3 seeds × 2,000 test tasks × 51 steps, keeps about 20 MB of scores).
-MAX_RUNS, MAX_BYTES = 12, 48e6
 HEARTBEAT_S = 8.0  # a job whose page has not asked for it this long is stopped: its visitor left
 FORGET_S = 600.0  # finished jobs of visitors who stopped asking are dropped after this long
 
@@ -47,92 +43,6 @@ class Spec(Protocol):
 
     def make_family(self) -> TaskFamily:
         """The task family with these settings."""
-
-
-class ResultStore:
-    """Finished comparisons by settings key, least recently used dropped first."""
-
-    def __init__(self) -> None:
-        self._runs: OrderedDict[str, list[MethodResult]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> list[MethodResult] | None:
-        """The results for these settings, if trained."""
-        with self._lock:
-            if key in self._runs:
-                self._runs.move_to_end(key)
-            return self._runs.get(key)
-
-    def put(self, key: str, results: list[MethodResult]) -> None:
-        """Keep finished results (same settings, same numbers, so any visitor may reuse them)."""
-        with self._lock:
-            self._runs[key] = results
-            self._runs.move_to_end(key)
-            while len(self._runs) > 1 and (len(self._runs) > MAX_RUNS
-                                           or self._held_bytes() > MAX_BYTES):
-                self._runs.popitem(last=False)  # the newest is kept, however big
-
-    def _held_bytes(self) -> int:
-        """Memory the kept results hold: their scores and parameters."""
-        return sum(tensor.nbytes for results in self._runs.values() for r in results
-                   for tensor in (*r.scores.values(), *r.params.values()))
-
-
-@dataclass(frozen=True)
-class Words:
-    """A sentence kept as its catalogue key and values: the job's thread has no language, so it
-    is put into words when a visitor's page asks (`str`), in that visitor's language."""
-
-    key: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        values = {k: label(v) if k == "method" else v for k, v in self.values.items()}
-        return t(self.key, **values)
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One method's progress: a fraction of its work and a line of text."""
-
-    fraction: float
-    text: str
-
-
-class Bars:
-    """Per-method progress from a comparison's events (every seed counts equally)."""
-
-    def __init__(self, methods: Sequence[str], seeds: int) -> None:
-        self.seeds = seeds
-        names = all_result_names(methods)  # ANIL also scores anil-whole
-        self.done: dict[str, int] = dict.fromkeys(names, 0)
-        self.bars = {m: (0.0, Words("job.bar.waiting", {"method": m})) for m in names}
-
-    def shown(self) -> dict[str, Bar]:
-        """The bars in the current language."""
-        return {m: Bar(fraction, str(words)) for m, (fraction, words) in self.bars.items()}
-
-    def _fraction(self, method: str, part: float) -> float:
-        return min(1.0, (self.done[method] + part) / self.seeds)
-
-    def update(self, event: Event) -> None:
-        """Move the method's bar for a progress event or a finished result."""
-        method = event.method
-        if isinstance(event, Progress):
-            self.bars[method] = (
-                self._fraction(method, event.iteration / max(1, event.iterations)),
-                Words("job.bar.progress", {"method": method, "seed": event.seed,
-                                           "iteration": event.iteration,
-                                           "iterations": event.iterations,
-                                           "loss": f"{event.meta_loss:.3g}"}))
-        elif isinstance(event, MethodResult):
-            self.done[method] += 1
-            finished = self.done[method] == self.seeds
-            words = (Words("job.bar.diverged", {"method": method, "why": event.diverged})
-                     if event.diverged else
-                     Words("job.bar.done" if finished else "job.bar.seed_done",
-                           {"method": method, "seconds": f"{event.seconds:.1f}"}))
-            self.bars[method] = (self._fraction(method, 0.0), words)
 
 
 @dataclass(frozen=True)
@@ -241,7 +151,7 @@ class JobManager:
             cached = self.store.get(spec.key())
             if cached is not None:
                 job.state, job.results = DONE, list(cached)
-                job.bars = _done_bars(spec, cached)
+                job.bars = done_bars(spec, cached)
                 return job
             self._queue.append(job)
             self._dispatch()
@@ -352,7 +262,7 @@ class JobManager:
         cached = self.store.get(job.spec.key())  # another visitor may have trained it meanwhile
         if cached is not None:
             with self._lock:
-                job.results, job.bars = list(cached), _done_bars(job.spec, cached)
+                job.results, job.bars = list(cached), done_bars(job.spec, cached)
             return DONE
         for event in self._run_events(job.spec, stop):
             with self._lock:
@@ -405,13 +315,6 @@ def _return_freed_memory() -> None:
     otherwise its temporaries stay resident, and the next run's peak comes on top of them."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL(None).malloc_trim(0)
-
-
-def _done_bars(spec: Any, results: list[MethodResult]) -> Bars:
-    bars = Bars(spec.methods, len(spec.seeds))
-    for result in results:
-        bars.update(result)
-    return bars
 
 
 def _compare_events(spec: Any, stop: Callable[[], bool]):

@@ -1,136 +1,25 @@
-"""The server's job queue and results cache, and the page parts that start and follow a run."""
+"""The page parts that start and follow a visitor's run: Train, the estimate or refusal before
+it, the place in the queue, live bars and Stop while it goes, a line in the sidebar elsewhere."""
 from __future__ import annotations
 
-import math
-import uuid
-from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
-from streamlit import runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.budget.estimator import estimate
-from core.budget.limits import check_budget
-from core.data.omniglot import DatasetUnavailable
 from core.engine.events import MethodResult
 from core.runspec import RunSpec
-from core.settings import SettingError
 from dashboard import hosting
-from dashboard.jobs import DONE, QUEUED, JobManager, Snapshot, concurrency_from_env
+from dashboard.estimates import plan
+from dashboard.job_queue import DONE, QUEUED, Snapshot
 from dashboard.language import in_session_language
+from dashboard.server import job_manager, visitor
+from dashboard.shown_results import cached_results
 from report.i18n import t
 
 # The page asks for its run's progress this often (each ask is the run's heartbeat): often
 # enough to look live, rarely enough that six browsers redrawing do not slow the training.
 POLL_S = 2.0
-# A Train costs the server more CPU than the same compare() alone (the page's script runs while
-# it goes and the charts after it share the process and its GIL; not yet split further).
-# Measured on the default scenario, a fresh server's first Train: 8.1-8.3 server CPU-s against
-# 4.4-5.0 for compare() alone (benchmarks/train_wait.py, compare_speed.py; docs/speed.md). The
-# page's promise and the queue's waits are the estimate's compute seconds times this.
-SERVER_FACTOR = 1.7
-PLANS = "_plans"  # session key: estimates by settings key
 FOLLOWED = "_followed"  # session key: this script run already shows the visitor's run
-OPENED = "_opened_run"  # session key: the run this visitor opened from their saved runs
-TRAINED = "_trained"  # session key: settings keys this visitor's own Train finished
-# Where the results a page shows come from: a file this visitor opened, this visitor's Train, or
-# another Train on this server (its results cache holds only what the server computed itself).
-FROM_FILE, FROM_MY_TRAIN, FROM_SERVER = "file", "my train", "server"
-
-
-def _connected(session_id: str) -> bool | None:
-    """Whether the browser of this session is still connected (None outside a server)."""
-    return runtime.Runtime.instance().is_active_session(session_id) if runtime.exists() else None
-
-
-@st.cache_resource
-def job_manager() -> JobManager:
-    """The job queue and results cache shared by every page and session of this server."""
-    return JobManager(concurrency_from_env(), connected=_connected, keep_data=not hosting.hosted())
-
-
-def visitor() -> str:
-    """This browser session's id: it owns the runs it starts."""
-    ctx = get_script_run_ctx()
-    return st.session_state.setdefault("_visitor", ctx.session_id if ctx else uuid.uuid4().hex)
-
-
-@dataclass(frozen=True)
-class Shown:
-    """Finished results for the sidebar's settings, and where they come from."""
-
-    results: list[MethodResult]
-    origin: str  # FROM_FILE, FROM_MY_TRAIN or FROM_SERVER
-    name: str = ""  # the opened run's name (FROM_FILE)
-
-
-def hold_opened(spec: RunSpec, results: list[MethodResult], name: str) -> None:
-    """Show an opened run's results for its settings, in this visitor's session only: a file's
-    numbers are whatever its author wrote (its checksums are its own), so they never enter the
-    server's results cache, where they would be every other visitor's (one run kept at a time)."""
-    st.session_state[OPENED] = Shown(list(results), FROM_FILE, name), spec.key()
-
-
-def shown_results(spec: RunSpec | None) -> Shown | None:
-    """The results this visitor sees for these settings: a run they opened, else what this
-    server trained (their own Train or someone else's), else None."""
-    if spec is None:
-        return None
-    opened, key = st.session_state.get(OPENED, (None, None))
-    if opened is not None and key == spec.key():
-        return opened
-    results = job_manager().store.get(spec.key())
-    if results is None:
-        return None
-    return Shown(results, FROM_MY_TRAIN if _trained_by_me(spec.key()) else FROM_SERVER)
-
-
-def _trained_by_me(key: str) -> bool:
-    """Whether this session's own Train finished these settings (remembered past later runs)."""
-    mine = st.session_state.setdefault(TRAINED, set())
-    snap = job_manager().poll(visitor())
-    if snap is not None and snap.state == DONE:
-        mine.add(snap.key)
-    return key in mine
-
-
-def cached_results(spec: RunSpec | None) -> list[MethodResult] | None:
-    """Finished results for these settings as this visitor sees them (`shown_results`), or None."""
-    shown = shown_results(spec)
-    return None if shown is None else shown.results
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A run's estimated cost, and why this server refuses it (None: it may start)."""
-
-    seconds: float
-    megabytes: float
-    refusal: str | None
-
-    def describe(self) -> str:
-        """The estimate in words."""
-        return t("state.estimate", seconds=max(1, round(self.seconds)))
-
-
-def plan(spec: RunSpec) -> Plan:
-    """Estimate the run (once per settings and session); hosted servers check their budget."""
-    plans = st.session_state.setdefault(PLANS, {})
-    if spec.key() not in plans:
-        try:
-            plans[spec.key()] = _estimated(spec)
-        except (SettingError, DatasetUnavailable) as err:  # e.g. data that is not at hand
-            plans[spec.key()] = Plan(math.nan, math.nan, t("error.settings", detail=str(err)))
-    return plans[spec.key()]
-
-
-def _estimated(spec: RunSpec) -> Plan:
-    family = spec.make_family()
-    est = estimate(family, spec.config, spec.methods, spec.seeds)
-    refusal = (check_budget(family, spec.config, spec.methods, spec.seeds,
-                                   hosting.limits()) if hosting.hosted() else None)
-    return Plan(est.cpu_seconds * SERVER_FACTOR, est.peak_bytes / 1e6, refusal)
 
 
 def start(spec: RunSpec) -> None:
