@@ -38,7 +38,8 @@ def _cpu_seconds(work: Callable[[], Any], repeats: int) -> float:
 
 @functools.lru_cache(maxsize=1)
 def rates() -> Rates:
-    """Calibrate once per process (a fraction of a second) on three small timed kernels."""
+    """Calibrate once per process (a fraction of a second) on five small timed kernels: a tiny op,
+    a batched matmul, an elementwise op, a convolution and a max-pool."""
     gen = generator(0, "calibration")
     tiny = torch.rand(4, generator=gen)
     op = _cpu_seconds(lambda: [tiny + 1 for _ in range(200)], 5) / 200
