@@ -53,11 +53,15 @@ def _status(snap: Snapshot) -> None:
               help=t("state.stop.help"))
 
 
-def follow(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] | None = None
-           ) -> Snapshot | None:
+def follow(spec: RunSpec | None, partial: Callable[[list[MethodResult]], None] | None = None,
+           shown: bool = False) -> Snapshot | None:
     """Show this visitor's run live (place in the queue, bars, Stop), refreshed every second;
-    when it ends the whole page reruns to show the results. Returns the run as it was."""
+    when it ends the whole page reruns to show the results. Returns the run as it was.
+    `shown`: the page already shows results for `spec`; otherwise a run that ended after the
+    page read them (none yet) reruns the page at once to draw them."""
     snap = my_run(spec)
+    if not shown and spec is not None and _finished_meanwhile(snap, spec):
+        st.rerun()
     st.session_state[FOLLOWED] = True
     if snap is not None and snap.active:
         st.fragment(_live, run_every=POLL_S)(spec, partial)
@@ -82,7 +86,7 @@ def _reclaim(spec: RunSpec) -> None:
         st.rerun()
 
 
-def finished_meanwhile(snap: Snapshot | None, spec: RunSpec) -> bool:
+def _finished_meanwhile(snap: Snapshot | None, spec: RunSpec) -> bool:
     """Whether this visitor's run of these settings is done and its results are at hand."""
     return (snap is not None and snap.state == DONE and snap.key == spec.key()
             and cached_results(spec) is not None)
@@ -134,11 +138,13 @@ def results_or_prompt(spec: RunSpec | None, error: str | None) -> list[MethodRes
     if results is not None:
         return results
     st.info(t("state.untrained"))
-    snap = follow(spec)
-    ended_note(snap, spec)
-    if not (snap is not None and snap.active):
-        estimate_note(spec)
-    train_button(spec, error, text=t("state.train_here"))
+    notes = st.container()  # above the button, filled after it: a press queues the run first,
+    train_button(spec, error, text=t("state.train_here"))  # so that this run follows it live
+    with notes:
+        snap = follow(spec)
+        ended_note(snap, spec)
+        if not (snap is not None and snap.active):
+            estimate_note(spec)
     return None
 
 

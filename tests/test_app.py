@@ -201,9 +201,9 @@ def test_a_finished_comparison_is_saved_once_in_the_run_store():
     assert set(store.names()) - before == saved
 
 
-def test_a_run_that_ends_while_the_page_is_drawn_shows_its_results(monkeypatch):
-    """A tiny run can finish between the page reading the results (none yet) and asking for
-    the visitor's run: the page must still draw them, not the "press Train" estimate."""
+def _ask_after_the_run_ended(monkeypatch) -> None:
+    """Make the page ask for the visitor's run only once it has ended: the order in which a tiny
+    run finishes between the page reading the results (none yet) and asking for the run."""
     from dashboard import run_controls, server
 
     asked = run_controls.my_run
@@ -213,8 +213,26 @@ def test_a_run_that_ends_while_the_page_is_drawn_shows_its_results(monkeypatch):
             time.sleep(0.05)
         return asked(spec)
 
-    at = tiny(open_app(), methods=("maml", "scratch"))
     monkeypatch.setattr(run_controls, "my_run", after_the_run_ended)
+
+
+def test_a_run_that_ends_while_the_page_is_drawn_shows_its_results(monkeypatch):
+    """Compare must still draw the results of a run that ended meanwhile, not the "press
+    Train" estimate."""
+    at = tiny(open_app(), methods=("maml", "scratch"))
+    _ask_after_the_run_ended(monkeypatch)
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(figures(at)) == 3
+
+
+def test_a_run_that_ends_while_the_training_page_is_drawn_shows_its_curves(monkeypatch):
+    """The same order on the Training page, trained from its own button: its curves, not the
+    "not trained yet" prompt."""
+    at = tiny(open_app(), methods=("maml", "scratch"))
+    at.switch_page("dashboard/pages/training.py").run()
+    _ask_after_the_run_ended(monkeypatch)
+    next(b for b in at.button if b.label == "Train these settings").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [i for i in at.info if "not been trained yet" in i.value]
+    assert figures(at)

@@ -154,9 +154,8 @@ def main() -> None:
     _scenario_box(preset, results, steps)
     metric, k = _view_controls(spec, spec.make_family().kind == "classification")
     _provenance(shown, _gallery(preset, metric, k, expanded=results is None))
-    snap = run_controls.follow(spec, partial=None if results else _live_headline(spec, metric, k))
-    if results is None and run_controls.finished_meanwhile(snap, spec):
-        st.rerun()  # it ended after this run read the results (none yet): draw them
+    snap = run_controls.follow(spec, partial=None if results else _live_headline(spec, metric, k),
+                               shown=results is not None)
     finished = results is not None
     if results is None:
         results = run_controls.ended_note(snap, spec)  # a stopped run keeps its finished methods
