@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.engine.evaluation import main_metric
 from core.engine.events import MethodResult
 from core.runspec import RunSpec
 from dashboard import runs_store
@@ -32,10 +33,10 @@ class ChartParts:
 
 
 def default_view(spec: RunSpec) -> tuple[str, int]:
-    """The (metric, k) a page opens on: accuracy where there is a chance level, and the
+    """The (metric, k) a page opens on: the main metric (accuracy where it is scored), and the
     training's own number of steps (or the most the test shows)."""
-    metric = "accuracy" if spec.make_family().kind == "classification" else "loss"
-    return metric, min(spec.config.inner_steps, spec.config.eval_steps[-1])
+    k = min(spec.config.inner_steps, spec.config.eval_steps[-1])
+    return main_metric(spec.make_family().metrics), k
 
 
 def chart_parts(spec: RunSpec, results: list[MethodResult], metric: str, k: int,

@@ -152,7 +152,7 @@ def main() -> None:
         return
     steps = spec.config.eval_steps
     _scenario_box(preset, results, steps)
-    metric, k = _view_controls(spec, spec.make_family().kind == "classification")
+    metric, k = _view_controls(spec, "accuracy" in spec.make_family().metrics)
     _provenance(shown, _gallery(preset, metric, k, expanded=results is None))
     snap = run_controls.follow(spec, partial=None if results else _live_headline(spec, metric, k),
                                shown=results is not None)
