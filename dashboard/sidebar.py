@@ -15,13 +15,14 @@ from core.scenarios.catalogue import (DEFAULT_TEST_STEPS, default_methods, inter
                                       train_defaults)
 from core.settings import SettingError, specs
 from dashboard import hosting
+from dashboard.link_check import link_problems
 from dashboard.scenario_sync import on_family, scenario_from_url
-from dashboard.widgets import BIND, HIDDEN_TRAIN, parse_ints, train_key, widget
+from dashboard.widgets import BIND, HIDDEN_TRAIN, link_rules, parse_ints, train_key, widget
 from report.i18n import fixed, t, t_or
 from report.theme import family_title, label
 
 RUN = "_run"  # session key of the (spec, error) pair the sidebar produced this run
-NOTES = "_url_notes"  # session key: what a hosted server changed in the link
+NOTES = "_url_notes"  # session key: what a hosted server changed in the link, what the widgets drop
 MAX_TEST_STEPS = 100
 MAX_SEEDS = 5
 # Settings shown up front, in this order; the rest go under "More settings". Their labels are
@@ -41,18 +42,37 @@ def _family_settings(family: str) -> dict[str, Any]:
     return values
 
 
+def _own_ranges() -> dict[str, tuple[int, int]]:
+    """The bounds of the training widgets that are not one core setting each."""
+    return {train_key("test_steps"): (1, hosting.cap("test_steps", MAX_TEST_STEPS)),
+            train_key("seed"): (0, 2**31 - 1), train_key("seeds"): (1, hosting.cap("seeds", MAX_SEEDS))}
+
+
+def _link_note(family: str) -> None:
+    """Keep, for the session, one sentence on the link's values the sidebar's widgets will drop."""
+    rules = {k: r for s in specs(FAMILIES[family]) if not hosting.server_held(s)[0]
+             for k, r in link_rules(s, f"{family}.{s.name}").items()}
+    rules |= {k: r for s in specs(TrainConfig) if s.name not in HIDDEN_TRAIN
+              for k, r in link_rules(s, train_key(s.name)).items()}
+    problem = link_problems(rules | _own_ranges())
+    notes = st.session_state.setdefault(NOTES, [])
+    if problem is not None and problem not in notes:
+        notes.append(problem)
+
+
 def _train_settings(family: str) -> dict[str, Any]:
     defaults = train_defaults(family)
     all_specs = {s.name: s for s in specs(TrainConfig)}
     values = {n: widget(all_specs[n], train_key(n), defaults[n]) for n in MAIN_TRAIN}
+    (steps_low, steps_high), (seed_low, seed_high), (seeds_low, seeds_high) = _own_ranges().values()
     values["test_steps"] = st.number_input(
-        t("sidebar.test_steps"), 1, hosting.cap("test_steps", MAX_TEST_STEPS), DEFAULT_TEST_STEPS,
+        t("sidebar.test_steps"), steps_low, steps_high, DEFAULT_TEST_STEPS,
         key=train_key("test_steps"), help=t("sidebar.test_steps.help"), **BIND)
     left, right = st.columns(2)
-    values["seed"] = left.number_input(t("sidebar.seed"), 0, 2**31 - 1, 0, key=train_key("seed"),
-                                       help=t("sidebar.seed.help"), **BIND)
+    values["seed"] = left.number_input(t("sidebar.seed"), seed_low, seed_high, 0,
+                                       key=train_key("seed"), help=t("sidebar.seed.help"), **BIND)
     values["n_seeds"] = right.number_input(
-        t("sidebar.seeds"), 1, hosting.cap("seeds", MAX_SEEDS), 1, key=train_key("seeds"),
+        t("sidebar.seeds"), seeds_low, seeds_high, 1, key=train_key("seeds"),
         help=t("sidebar.seeds.help"), **BIND)
     with st.expander(t("sidebar.more_settings")):
         for name, spec in all_specs.items():
@@ -95,10 +115,12 @@ def _settings_sidebar() -> tuple[RunSpec | None, str | None]:
     scenario_from_url()
     _clamp_url()
     with st.sidebar:
-        for note in st.session_state.get(NOTES, []):
-            st.warning(note)
+        notes = st.container()  # above the settings; filled once the family's are known
         family = st.selectbox(t("sidebar.family"), list(FAMILIES), key="family",
                               on_change=on_family, format_func=fixed(family_title), **BIND)
+        _link_note(family)  # before the widgets that drop what does not fit them
+        for note in st.session_state[NOTES]:
+            notes.warning(note)
         st.caption(t_or(f"family.{family}.description", FAMILIES[family].description))
         family_values = _family_settings(family)
         # Pills show every method at once (a multiselect clipped the last chip in the sidebar).

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.settings import SettingError, Spec, int_list
 from dashboard import hosting
+from dashboard.link_check import Rule
 from report.i18n import t, t_or
 
 # In the URL for sharing; kept for the session while a page without the sidebar is open.
@@ -62,6 +63,24 @@ def _number(spec: Spec, key: str, value: Any, text: str, help: str) -> Any:
     high = None if spec.high is None else cast(spec.high)
     return st.number_input(text, low, high, cast(value), _step(spec), key=key, help=help,
                            format=None if spec.kind == "int" else "%.4g", **BIND)
+
+
+def link_rules(spec: Spec, key: str) -> dict[str, Rule]:
+    """What the URL-bound widget(s) of `widget(spec, key, …)` accept (dashboard.link_check):
+    its options or its bounded range, per widget key. Text inputs keep any text (a bad list of
+    ints is explained when it is parsed), so they have none."""
+    spec = hosting.bounded(spec)
+    low = -math.inf if spec.low is None else spec.low
+    high = math.inf if spec.high is None else spec.high
+    if spec.kind in ("int", "float"):
+        return {key: (low, high)}
+    if spec.kind == "bool":
+        return {key: (False, True)}
+    if spec.kind == "choice":
+        return {key: tuple(spec.choices)}
+    if spec.kind == "range":
+        return {f"{key}.low": (low, high), f"{key}.high": (low, high)}
+    return {}
 
 
 def widget(spec: Spec, key: str, value: Any) -> Any:

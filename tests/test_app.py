@@ -138,6 +138,29 @@ def test_url_sets_the_settings():
     assert at.pills(key="methods").value == ["maml", "reptile"]
 
 
+def test_link_values_the_widgets_drop_get_one_sentence():
+    """Streamlit shows the default for a bound value that does not fit its widget: a link's
+    malformed, out-of-range or unknown values are named in one sentence, quoted short; a link
+    whose values all fit gets none."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"family": FAMILIES["sinusoid"].title, "train.iterations": "321",
+                            "train.meta_batch_size": "abc", "train.test_tasks": "-5",
+                            "sinusoid.amplitude.high": "9" * 40, "train.queries": "sideways"})
+    at.run()
+    assert not at.exception
+    notes = [w.value for w in at.warning if "Ignored link settings" in w.value]
+    assert len(notes) == 1, notes
+    assert "train.meta_batch_size = “abc”" in notes[0] and "train.test_tasks = “-5”" in notes[0]
+    assert "and 1 more" in notes[0] and "sideways" not in notes[0]  # three named, one counted
+    assert f"“{'9' * 12}…”" in notes[0]  # a long value quoted short
+    assert "train.iterations" not in notes[0]
+    assert at.number_input(key="train.iterations").value == 321
+    assert at.number_input(key="train.test_tasks").value == 300  # the default, as it says
+    at.run()  # the sentence stays for the session, once
+    assert len([w for w in at.warning if "Ignored link settings" in w.value]) == 1
+    assert not [w for w in open_app().warning if "Ignored link settings" in w.value]
+
+
 def test_invalid_settings_explain_themselves():
     at = open_app()
     at.selectbox(key="family").set_value("clusters").run()

@@ -11,6 +11,7 @@ import core.param_space.cost as cost
 import core.param_space.landscape as ps
 from core.engine.config import TrainConfig
 from dashboard import hosting
+from dashboard.link_check import link_problems
 from dashboard.param_space_presets import (LANDSCAPES, LandscapePreset, describe,
                                            describe_metasgd, explanation, format_point,
                                            preset_name, settings_warnings)
@@ -35,34 +36,6 @@ RULES: dict[str, tuple] = {
     "meta_lr": (0.01, 1.0), "reptile_step_size": (0.01, 1.0), "iterations": (10, 200),
 } | {f"task{i}.{name}": rule for i in range(1, MAX_TASKS + 1) for name, rule in TASK_RULES.items()}
 PHI_START = 0.5
-EXCERPT = 12  # characters of a bad link value quoted back
-
-
-def _fits(text: str, rule: tuple) -> bool:
-    """Whether a link's text is one of the options, or a number inside the range."""
-    if isinstance(rule[0], bool):
-        return text.lower() in ("true", "false")  # as Streamlit reads a toggle
-    if isinstance(rule[0], str):
-        return text in rule
-    try:
-        return rule[0] <= float(text) <= rule[1]  # NaN fails both comparisons
-    except ValueError:
-        return False
-
-
-def link_problems() -> str | None:
-    """One sentence naming the link's settings its widgets will ignore, or None.
-
-    Streamlit drops a bound value that does not fit its widget; this says so, before the
-    widgets are drawn, quoting at most a short excerpt of each value.
-    """
-    bad = [f"{key} = “{value[:EXCERPT]}{'…' if len(value) > EXCERPT else ''}”"
-           for key, value in st.query_params.items()
-           if key in RULES and not _fits(value, RULES[key])]
-    if not bad:
-        return None
-    more = t("ps.link.more", n=len(bad) - 3) if len(bad) > 3 else ""
-    return t("ps.link.ignored", settings=t("list.sep").join(bad[:3]), more=more)
 
 
 def task_values(preset: LandscapePreset, i: int) -> dict:
@@ -328,7 +301,7 @@ def animation(land: ps.Landscape, phi: torch.Tensor, cfg: TrainConfig, test_step
 
 def render() -> None:
     """Read widgets → call the core → build figures → render."""
-    problems = link_problems()
+    problems = link_problems(RULES)
     st.title(t("ps.title"))
     st.markdown(t("ps.intro"))
     if problems:
