@@ -8,6 +8,7 @@ from typing import Any
 
 from core.budget.limits import Limits
 from core.settings import Spec
+from report.i18n import t
 
 # The most a visitor of a hosted app may ask for, by setting name (any family, the training
 # settings, and the sidebar's own test_steps and seeds). The CPU and memory budgets decide
@@ -118,8 +119,7 @@ def clamp_url(params: dict[str, Any], server_keys: set[str]) -> tuple[dict[str, 
         name = setting_name(key)
         if key in server_keys:
             changes[key] = None
-            notes.append(f"This server reads data only from its own cache, so the link's {name} "
-                         "is ignored.")
+            notes.append(t("hosting.held", name=name))
             continue
         limit = HOSTED_MAX.get(name)
         if limit is None or not isinstance(value, str):
@@ -128,6 +128,5 @@ def clamp_url(params: dict[str, Any], server_keys: set[str]) -> tuple[dict[str, 
         if new is not None:
             changes[key] = new
             asked = value if len(value) <= 24 else value[:23] + "…"  # never echo a long input
-            notes.append(f"The link asked for {name} = {asked}; this server allows "
-                         f"at most {limit}, so {name} = {new} is used.")
+            notes.append(t("hosting.clamped", name=name, asked=asked, limit=limit, new=new))
     return changes, notes

@@ -39,6 +39,12 @@ def test_a_link_over_the_hosted_limits_is_clamped_and_says_so(hosted):
     assert "so hidden = 256,256,256 is used" in notes
 
 
+def test_a_chinese_link_is_told_in_chinese(hosted):
+    at = _open({"lang": "zh", "train.iterations": "10000000"})
+    notes = " ".join(w.value for w in at.sidebar.warning)
+    assert "链接要求 iterations = 10000000；本服务器最多允许 5000，因此使用 iterations = 5000。" in notes
+
+
 def test_hosted_widgets_stop_at_the_limits(hosted):
     at = _open({})
     assert at.number_input(key="train.iterations").max == 5000
