@@ -27,6 +27,18 @@ def _measured(family, cfg, methods) -> float:
     return time.thread_time() - start
 
 
+def _predicted_over_measured(family, cfg, methods, rounds: int = 2) -> tuple[float, float, float]:
+    """The estimate against the measured CPU time, each the least of `rounds` (a calibration and
+    a run each): a shared core runs tiny ops at 2.8 or 4.7 µs for seconds at a time, so one
+    calibration and one run could land in different stretches and a sound estimate read 2.01×."""
+    predicted, measured = [], []
+    for _ in range(rounds):
+        rates.cache_clear()
+        predicted.append(estimate(family, cfg, methods).cpu_seconds)
+        measured.append(_measured(family, cfg, methods))
+    return min(predicted) / min(measured), min(predicted), min(measured)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("family, settings, train, methods", [
     ("sinusoid", {}, dict(iterations=150, test_tasks=300, val_tasks=50, checkpoints=2), ALL),
@@ -50,11 +62,9 @@ def _measured(family, cfg, methods) -> float:
           eval_steps=(0, 1, 3), queries="alone"), ("maml",)),
 ])
 def test_estimate_within_half_to_twice_the_measured_cpu_time(family, settings, train, methods):
-    fam, cfg = make_family(family, **settings), TrainConfig(**train)
-    rates.cache_clear()  # calibrate under the same load as the measurement
-    predicted = estimate(fam, cfg, methods).cpu_seconds
-    measured = _measured(fam, cfg, methods)
-    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
+    ratio, predicted, measured = _predicted_over_measured(
+        make_family(family, **settings), TrainConfig(**train), methods)
+    assert 0.5 <= ratio <= 2.0, (predicted, measured)
 
 
 # One method alone at small settings that run every part its Cost declares: training with
@@ -71,11 +81,9 @@ ALONE = {
 @pytest.mark.parametrize("method", METHODS)
 def test_every_registered_method_is_estimated_within_half_to_twice_its_cpu_time(method, case):
     family, settings, train = ALONE[case]
-    fam, cfg = make_family(family, **settings), TrainConfig(**train)
-    rates.cache_clear()
-    predicted = estimate(fam, cfg, (method,)).cpu_seconds
-    measured = _measured(fam, cfg, (method,))
-    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
+    ratio, predicted, measured = _predicted_over_measured(
+        make_family(family, **settings), TrainConfig(**train), (method,))
+    assert 0.5 <= ratio <= 2.0, (predicted, measured)
 
 
 def test_a_method_without_a_cost_cannot_be_registered():
