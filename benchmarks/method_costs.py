@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -21,12 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 import torch._dynamo  # noqa: E402,F401  the optimisers import it on first use: not in timings
 
-from core.budget.calibration import rates  # noqa: E402
 from core.budget.estimator import estimate  # noqa: E402
 from core.engine.algorithms import METHODS  # noqa: E402
 from core.engine.config import TrainConfig  # noqa: E402
 from core.engine.families import make_family  # noqa: E402
-from core.engine.training import compare  # noqa: E402
+from tests.support.cpu import comparison_cpu, least_estimate_and_cpu  # noqa: E402
 
 # name -> (family, family settings, training settings)
 CASES = {
@@ -43,18 +41,12 @@ CASES = {
 }
 
 
-def measured_cpu(family, cfg: TrainConfig, methods) -> float:
-    """This thread's CPU seconds of the whole comparison (other processes do not count)."""
-    start = time.thread_time()
-    for _ in compare(family, methods, cfg):
-        pass
-    return time.thread_time() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="the least of this many calibrations and runs (the tests take 2)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"{'case':14s} {'method':8s} {'estimate s':>10s} {'measured s':>10s} {'ratio':>6s}")
@@ -62,9 +54,9 @@ def main() -> None:
         family_name, settings, train = CASES[case]
         family, cfg = make_family(family_name, **settings), TrainConfig(**train)
         for name in args.methods.split(","):
-            rates.cache_clear()  # calibrate under the same load as the measurement
-            predicted = estimate(family, cfg, (name,)).cpu_seconds
-            measured = measured_cpu(family, cfg, (name,))
+            predicted, measured = least_estimate_and_cpu(
+                lambda: estimate(family, cfg, (name,)).cpu_seconds,
+                lambda: comparison_cpu(family, cfg, (name,)), args.rounds)
             print(f"{case:14s} {name:8s} {predicted:10.2f} {measured:10.2f} "
                   f"{predicted / measured:6.2f}", flush=True)
 

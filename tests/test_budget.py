@@ -14,29 +14,16 @@ from core.engine.algorithms import METHODS, WHOLE, Adapting, Cost, Method, maml_
 from core.engine.config import TrainConfig
 from core.engine.families import make_family
 from core.engine.shapes import scoring_chunk
-from core.engine.training import compare
+from tests.support.cpu import comparison_cpu, least_estimate_and_cpu
 
 ALL = tuple(METHODS)  # every registered method: one added later is counted here too
 LIMITS = Limits(cpu_seconds=60, memory_bytes=200e6)
 
 
-def _measured(family, cfg, methods) -> float:
-    start = time.thread_time()  # this thread's CPU time: other processes on the cores don't count
-    for _ in compare(family, methods, cfg):
-        pass
-    return time.thread_time() - start
-
-
-def _predicted_over_measured(family, cfg, methods, rounds: int = 2) -> tuple[float, float, float]:
-    """The estimate against the measured CPU time, each the least of `rounds` (a calibration and
-    a run each): a shared core runs tiny ops at 2.8 or 4.7 µs for seconds at a time, so one
-    calibration and one run could land in different stretches and a sound estimate read 2.01×."""
-    predicted, measured = [], []
-    for _ in range(rounds):
-        rates.cache_clear()
-        predicted.append(estimate(family, cfg, methods).cpu_seconds)
-        measured.append(_measured(family, cfg, methods))
-    return min(predicted) / min(measured), min(predicted), min(measured)
+def _least(family, cfg, methods) -> tuple[float, float]:
+    """The estimate and the measured CPU time of a comparison, each the least of two rounds."""
+    return least_estimate_and_cpu(lambda: estimate(family, cfg, methods).cpu_seconds,
+                                  lambda: comparison_cpu(family, cfg, methods))
 
 
 @pytest.mark.slow
@@ -62,9 +49,8 @@ def _predicted_over_measured(family, cfg, methods, rounds: int = 2) -> tuple[flo
           eval_steps=(0, 1, 3), queries="alone"), ("maml",)),
 ])
 def test_estimate_within_half_to_twice_the_measured_cpu_time(family, settings, train, methods):
-    ratio, predicted, measured = _predicted_over_measured(
-        make_family(family, **settings), TrainConfig(**train), methods)
-    assert 0.5 <= ratio <= 2.0, (predicted, measured)
+    predicted, measured = _least(make_family(family, **settings), TrainConfig(**train), methods)
+    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
 
 
 # One method alone at small settings that run every part its Cost declares: training with
@@ -81,9 +67,8 @@ ALONE = {
 @pytest.mark.parametrize("method", METHODS)
 def test_every_registered_method_is_estimated_within_half_to_twice_its_cpu_time(method, case):
     family, settings, train = ALONE[case]
-    ratio, predicted, measured = _predicted_over_measured(
-        make_family(family, **settings), TrainConfig(**train), (method,))
-    assert 0.5 <= ratio <= 2.0, (predicted, measured)
+    predicted, measured = _least(make_family(family, **settings), TrainConfig(**train), (method,))
+    assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
 
 
 def test_a_method_without_a_cost_cannot_be_registered():

@@ -3,7 +3,6 @@ searches and animation and the Inspect page's live adaptation, each counted befo
 refused on a shared server above about 2 CPU-seconds (AppTest), the presets always allowed."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 
 import core.param_space.cost as cost
 import core.param_space.landscape as ps
-from core.budget.calibration import rates
 from core.engine.algorithms import METHODS, result_names
 from core.engine.config import TrainConfig
 from core.engine.evaluation import make_learner
@@ -20,6 +18,7 @@ from core.engine.tasks import generator
 from dashboard import adaptation
 from dashboard.param_space_presets import LANDSCAPES
 from tests.support.apptest import train
+from tests.support.cpu import least_estimate_and_cpu, process_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "dashboard" / "pages" / "parameter_space.py")
@@ -33,12 +32,6 @@ HOSTILE = {"dim": "2", "tasks": "5", "inner_steps": "5", "inner_lr": "3",
 def _wells(tasks: int, dim: int) -> ps.Landscape:
     return ps.Landscape(tuple(ps.TaskLoss(tuple([i - 2.0] + [0.5] * (dim - 1)), (1.0,) * dim)
                               for i in range(tasks)))
-
-
-def _cpu(work) -> float:
-    start = time.process_time()
-    work()
-    return time.process_time() - start
 
 
 def _with_five_tasks(landscape: ps.Landscape) -> ps.Landscape:
@@ -83,9 +76,9 @@ def test_the_search_estimate_bounds_its_measured_cpu_time(dim, tasks, steps, rep
     stop earlier."""
     land, cfg = _wells(tasks, dim), TrainConfig(inner_lr=3.0, inner_steps=steps,
                                                 reptile_inner_steps=reptile)
-    rates.cache_clear()
-    predicted = cost.seconds(cost.page_work(land, cfg, 5, 0).search)
-    measured = _cpu(lambda: (ps.optima(land, cfg), ps.metasgd_optimum(land, cfg)))
+    predicted, measured = least_estimate_and_cpu(
+        lambda: cost.seconds(cost.page_work(land, cfg, 5, 0).search),
+        lambda: process_cpu(lambda: (ps.optima(land, cfg), ps.metasgd_optimum(land, cfg))))
     assert 0.5 <= predicted / measured <= high, (predicted, measured)
 
 
@@ -93,10 +86,11 @@ def test_the_search_estimate_bounds_its_measured_cpu_time(dim, tasks, steps, rep
 def test_the_animation_estimate_tracks_its_measured_cpu_time():
     land, cfg = _wells(3, 2), TrainConfig(inner_lr=0.5, inner_steps=2, reptile_inner_steps=5,
                                           meta_lr=0.1)
-    rates.cache_clear()
-    predicted = cost.seconds(cost.page_work(land, cfg, 5, 60).animation)
-    measured = _cpu(lambda: [ps.meta_train_path(m, land, (0.5, 0.5), cfg.replace(iterations=60))
-                             for m in ps.META_TRAINED])
+    predicted, measured = least_estimate_and_cpu(
+        lambda: cost.seconds(cost.page_work(land, cfg, 5, 60).animation),
+        lambda: process_cpu(lambda: [ps.meta_train_path(m, land, (0.5, 0.5),
+                                                        cfg.replace(iterations=60))
+                                     for m in ps.META_TRAINED]))
     assert 0.5 <= predicted / measured <= 2.0, (predicted, measured)
 
 
@@ -122,9 +116,9 @@ def test_the_inspect_estimate_tracks_its_measured_cpu_time(family, hidden, steps
     fam = make_family(family)
     learner = make_learner(fam, hidden)
     trained, task = _plans(learner, TrainConfig(hidden=hidden)), adaptation.new_task(fam, 0)
-    rates.cache_clear()
-    predicted = adaptation.adapt_seconds(learner, trained, task, steps)
-    measured = _cpu(lambda: adaptation.adapt_all(learner, trained, task, steps))
+    predicted, measured = least_estimate_and_cpu(
+        lambda: adaptation.adapt_seconds(learner, trained, task, steps),
+        lambda: process_cpu(lambda: adaptation.adapt_all(learner, trained, task, steps)))
     assert band[0] <= predicted / measured <= band[1], (predicted, measured)
 
 
