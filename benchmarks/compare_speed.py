@@ -33,10 +33,14 @@ CHILD = r"""
 import json, sys, time, torch
 torch.set_num_threads(1)
 import pandas as pd
-from core.engine.events import MethodResult
-from core.engine.training import compare
-from core.results import pooled_rows
-from core.scenarios.catalogue import SCENARIOS_BY_KEY
+try:  # the rooms by job (issue 21)
+    from core.engine.events import MethodResult
+    from core.engine.training import compare
+    from core.results import pooled_rows
+    from core.scenarios.catalogue import SCENARIOS_BY_KEY
+except ModuleNotFoundError:  # a base commit from before them (the issue's own, 9b7b83e)
+    from core.training import MethodResult, compare, pooled_rows
+    from core.scenarios import SCENARIOS_BY_KEY
 key, seeds = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
 scenario = SCENARIOS_BY_KEY[key]
 spec = scenario.spec(seeds[0])
@@ -62,9 +66,11 @@ def export(rev: str, into: Path) -> Path:
 
 def measure(checkout: Path, key: str, seeds: str) -> dict:
     """One comparison of scenario `key` with the code in `checkout`, in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", CHILD, key, seeds], cwd=checkout, check=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, key, seeds], cwd=checkout,
                          capture_output=True, text=True, env={"PYTHONPATH": str(checkout),
                                                                "PATH": "/usr/bin:/bin"})
+    if out.returncode:
+        sys.exit(f"{key} with the code in {checkout} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
