@@ -104,6 +104,24 @@ def test_claims_can_fail():
     assert Overfits("maml", 1, 1.4).holds(rows) and not Overfits("maml", 1, 1.6).holds(rows)
 
 
+def test_a_claims_gap_is_how_far_apart_its_intervals_lie():
+    """Positive when the winner's CI clears the loser's (by how much), negative when they overlap
+    or the roles are swapped; a separated claim holds only with a positive gap."""
+    rows = pd.DataFrame([
+        {"method": "maml", "step": 1, "metric": "accuracy", "mean": 0.95, "ci_low": 0.93,
+         "ci_high": 0.97},
+        {"method": "pretrain", "step": 1, "metric": "accuracy", "mean": 0.88, "ci_low": 0.86,
+         "ci_high": 0.90},
+        {"method": "pretrain", "step": 0, "metric": "accuracy", "mean": 0.92, "ci_low": 0.90,
+         "ci_high": 0.94},
+    ])
+    assert Beats("accuracy", "maml", 1, "pretrain", 1).gap(rows) == pytest.approx(0.03)
+    assert Beats("accuracy", "pretrain", 1, "maml", 1).gap(rows) == pytest.approx(-0.11)
+    overlapping = Beats("accuracy", "maml", 1, "pretrain", 0)
+    assert overlapping.gap(rows) == pytest.approx(-0.01) and not overlapping.holds(rows)
+    assert dataclasses.replace(overlapping, separated=False).holds(rows)
+
+
 def test_a_data_folder_leaves_the_omniglot_scenario_in_force():
     """Where the data lives changes no number: the page and the CLI still name the scenario."""
     preset = SCENARIOS_BY_KEY["omniglot-5way-1shot"]

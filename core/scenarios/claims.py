@@ -34,11 +34,18 @@ class Beats:
         w = _row(rows, self.metric, self.winner, self.winner_step)
         lo = _row(rows, self.metric, self.loser, self.loser_step)
         lead = abs(lo["mean"]) * self.margin
+        ahead = (w["mean"] > lo["mean"] + lead if higher_is_better(self.metric)
+                 else w["mean"] < lo["mean"] - lead)
+        return bool(ahead and (self.gap(rows) > 0 or not self.separated))
+
+    def gap(self, rows: pd.DataFrame) -> float:
+        """How far apart the two 95 % CIs lie in the winner's favour, in the metric's units
+        (negative: they overlap, or the loser leads)."""
+        w = _row(rows, self.metric, self.winner, self.winner_step)
+        lo = _row(rows, self.metric, self.loser, self.loser_step)
         if higher_is_better(self.metric):
-            apart = w.ci_low > lo.ci_high
-            return bool(w["mean"] > lo["mean"] + lead and (apart or not self.separated))
-        apart = w.ci_high < lo.ci_low
-        return bool(w["mean"] < lo["mean"] - lead and (apart or not self.separated))
+            return float(w.ci_low - lo.ci_high)
+        return float(lo.ci_low - w.ci_high)
 
     def describe(self) -> str:
         """The condition in words."""
