@@ -326,3 +326,21 @@ def test_the_job_thread_reads_what_pages_write_under_the_managers_lock():
     manager.stop("a")
     wait_for(manager, "a", lambda s: not s.active)
     assert all(from_job), "the job thread read the visitor's state without the lock"
+
+
+def test_a_run_due_to_end_soon_is_asked_about_more_often(manager):
+    """The live view asks every POLL_S, but every FAST_POLL_S while a running job should end
+    within two polls, so a short run's result is not held back by the poll; a queued job and a
+    long run keep the slow pace (a class's pages asking cost the server)."""
+    from dashboard.run_controls import FAST_POLL_S, POLL_S, _poll_every
+    manager.submit("short", spec(), 1.0)  # estimated to end within a second
+    manager.submit("queued", spec(seed=1), 1.0)
+    short = wait_for(manager, "short", lambda s: s.state == job_queue.RUNNING, also=["queued"])
+    assert _poll_every(short) == FAST_POLL_S < POLL_S
+    assert manager.poll("queued").state == job_queue.QUEUED
+    assert _poll_every(manager.poll("queued")) == POLL_S
+    manager.stop("short")
+    manager.stop("queued")
+    manager.submit("long", spec(seed=2), 600.0)
+    long = wait_for(manager, "long", lambda s: s.state == job_queue.RUNNING)
+    assert _poll_every(long) == POLL_S
