@@ -1,17 +1,19 @@
 """Interactive budgets by measurement: per scenario, the settings with the best after-adaptation
-result whose whole comparison fits the interactive CPU time, with every claim held on 3 seeds (or N).
+result whose whole comparison fits the interactive CPU time, with every claim held on 3 seeds
+(or N).
 
 Each scenario has a handful of candidates (β = meta_lr, iterations, meta_batch_size, test_tasks,
 checkpoints): today's settings, a larger β (the issue's hint: β = 0.01 at 1000 iterations), more
 iterations bought with a smaller meta-batch or a cheaper evaluation, and one candidate over the
 budget that shows what the next quality step would cost. Every candidate runs the scenario's
-methods exactly as the dashboard does, on seeds 0, 1 and 2 (--seeds N: 0..N-1); its cost is the mean CPU time of
-this process per comparison (one thread, so other jobs on the machine inflate it less than wall
-time). The budget is the cost of the scenario's current settings (its first candidate), measured
-in the same run, so the choice is "no slower than today" whatever the machine's load, unless
---budget names CPU seconds (or --budget-ratio a fraction of the first candidate's cost). Chosen:
-the best MAML result after one step among the candidates within the budget whose claims hold on
-every seed (--robust: the one whose closest claim's 95 % CIs lie farthest apart).
+methods exactly as the dashboard does, on seeds 0, 1 and 2 (--seeds N: 0..N-1); its cost is the
+mean CPU time of this process per comparison (one thread, so other jobs on the machine inflate
+it less than wall time). The budget is the cost of the scenario's current settings (its first
+candidate), measured in the same run, so the choice is "no slower than today" whatever the
+machine's load, unless --budget names CPU seconds (or --budget-ratio a fraction of the first
+candidate's cost). Chosen: the best MAML result after one step among the candidates within the
+budget whose claims hold on every seed (--robust: the one whose closest claim's 95 % CIs lie
+farthest apart).
 
 Run: nice -n 10 python benchmarks/interactive_budgets.py [--budget S | --budget-ratio R]
      [--seeds N] [--robust] [--scenarios KEY,...]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.runs.store import RunStore, save_run
+from core.scenarios.catalogue import SCENARIOS
 from tests.support.apptest import tiny_run
 from tests.support.browser import BROWSER_ARGS, CHROMIUM, TRAIN, require_browser, serve_app, wait_idle
 from tests.support.runfiles import forged_run_file
@@ -89,7 +90,8 @@ def test_one_visitors_uploaded_runs_never_reach_another_visitor(tmp_path, monkey
             b = _visitor(browser, url)
             _sees_only_what_it_may(b, honest_url, charts=0)
             _open(a, "edited")  # A sees the edited numbers as the run A opened
-            assert "train.iterations=400" in a.url  # the landing page's settings
+            default = SCENARIOS[0].spec().config.iterations
+            assert f"train.iterations={default}" in a.url  # the landing page's settings
             assert a.get_by_text("The run you opened").count() == 1
             _sees_only_what_it_may(b, url, charts=3)  # the landing page: the gallery's 3 charts
             b.goto(honest_url)
