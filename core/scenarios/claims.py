@@ -31,18 +31,23 @@ class Beats:
 
     def holds(self, rows: pd.DataFrame) -> bool:
         """Whether the rows back the condition."""
-        w = _row(rows, self.metric, self.winner, self.winner_step)
-        lo = _row(rows, self.metric, self.loser, self.loser_step)
+        w, lo = self._rows(rows)
         lead = abs(lo["mean"]) * self.margin
         ahead = (w["mean"] > lo["mean"] + lead if higher_is_better(self.metric)
                  else w["mean"] < lo["mean"] - lead)
-        return bool(ahead and (self.gap(rows) > 0 or not self.separated))
+        return bool(ahead and (self._gap(w, lo) > 0 or not self.separated))
 
     def gap(self, rows: pd.DataFrame) -> float:
         """How far apart the two 95 % CIs lie in the winner's favour, in the metric's units
         (negative: they overlap, or the loser leads)."""
-        w = _row(rows, self.metric, self.winner, self.winner_step)
-        lo = _row(rows, self.metric, self.loser, self.loser_step)
+        return self._gap(*self._rows(rows))
+
+    def _rows(self, rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        """The winner's row and the loser's."""
+        return (_row(rows, self.metric, self.winner, self.winner_step),
+                _row(rows, self.metric, self.loser, self.loser_step))
+
+    def _gap(self, w: pd.Series, lo: pd.Series) -> float:
         if higher_is_better(self.metric):
             return float(w.ci_low - lo.ci_high)
         return float(lo.ci_low - w.ci_high)
